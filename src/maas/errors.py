@@ -16,7 +16,9 @@ The tree (``api/problems.py`` maps each branch to an HTTP status; the SDK maps t
     │   ├── SchemaMismatchError
     │   ├── InvalidParameterError
     │   ├── InvalidNameError
-    │   └── UnsupportedFormatError
+    │   ├── UnsupportedFormatError
+    │   ├── UnsupportedMediaTypeError
+    │   └── MalformedRequestError
     ├── AuthenticationError
     ├── PermissionDeniedError
     ├── LimitExceededError
@@ -42,6 +44,7 @@ __all__ = [
     "InvalidParameterError",
     "KeyNotFoundError",
     "LimitExceededError",
+    "MalformedRequestError",
     "MaasError",
     "ModelExecutionError",
     "ModelNotFoundError",
@@ -53,6 +56,7 @@ __all__ = [
     "SchemaMismatchError",
     "TenantNotFoundError",
     "UnsupportedFormatError",
+    "UnsupportedMediaTypeError",
     "VersionNotFoundError",
     "all_error_classes",
 ]
@@ -153,6 +157,20 @@ class InvalidNameError(InvalidInputError):
 class UnsupportedFormatError(InvalidInputError):
     code = "unsupported_format"
     title = "Unsupported format"
+
+
+class UnsupportedMediaTypeError(InvalidInputError):
+    """The request body's content type is not one the route reads."""
+
+    code = "unsupported_media_type"
+    title = "Unsupported media type"
+
+
+class MalformedRequestError(InvalidInputError):
+    """The request body cannot be parsed at all (not JSON, truncated, ...)."""
+
+    code = "malformed_request"
+    title = "Malformed request"
 
 
 class AuthenticationError(MaasError):
