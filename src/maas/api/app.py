@@ -1,0 +1,137 @@
+"""``create_app(settings)``: builds the stores, services and the FastAPI app around them."""
+
+from __future__ import annotations
+
+import logging
+from collections.abc import AsyncIterator
+from contextlib import asynccontextmanager
+from dataclasses import dataclass
+
+from fastapi import FastAPI
+from fastapi.routing import APIRoute
+
+from maas.api.deps import Services
+from maas.api.middleware import RequestMiddleware
+from maas.api.permissions import ANY_KEY, PUBLIC, ROUTE_ROLES
+from maas.api.problems import install_problem_handlers
+from maas.api.routes import health, info, keys, models, oip_v2, predict
+from maas.api.routes.info import package_version
+from maas.domain.principal import Principal
+from maas.domain.roles import Role
+from maas.observability.metrics import Metrics
+from maas.services.examples import install_examples
+from maas.services.keys import KeyService
+from maas.services.registry import RegistryService
+from maas.services.serving import ServingService
+from maas.settings import Settings
+from maas.store.artifacts.catalog import open_artifact_store
+from maas.store.db import Database, migrate
+
+__all__ = ["Startup", "build_services", "create_app"]
+
+log = logging.getLogger(__name__)
+
+
+@dataclass
+class Startup:
+    """What the first start did, for ``maas serve`` to tell the user once."""
+
+    admin_key: str | None
+    examples: list[str]
+
+
+def _operation_id(route: APIRoute) -> str:
+    # The function name is the operation id, so the OpenAPI document stays stable.
+    return route.name
+
+
+def build_services(settings: Settings, metrics: Metrics) -> tuple[Services, Startup]:
+    """Open the database (migrating it) and the artifact store; build the services."""
+    db = Database.from_settings(settings)
+    migrate(db)
+    artifacts = open_artifact_store(settings)
+    serving: ServingService | None = None
+
+    def on_change(tenant_id: str, name: str) -> None:
+        if serving is not None:
+            serving.invalidate(tenant_id, name)
+
+    registry = RegistryService(db, artifacts, on_change=on_change)
+    serving = ServingService(
+        registry,
+        artifacts,
+        cache_size=settings.model_cache_size,
+        resolve_seconds=settings.resolve_cache_seconds,
+        max_rows=settings.max_rows,
+        on_load=metrics.observe_load,
+    )
+    keys = KeyService(db, cache_seconds=settings.resolve_cache_seconds)
+    admin_key = keys.ensure_bootstrap(
+        settings.admin_key.get_secret_value() if settings.admin_key else None
+    )
+    tenant = keys.default_tenant()
+    system = Principal(
+        key_id="system", key_name="system", role=Role.ADMIN, tenant_id=tenant.id,
+        tenant_name=tenant.name,
+    )
+    installed = install_examples(registry, system) if settings.examples else []
+    if settings.examples:
+        models_, _ = registry.list_models(system, limit=100)
+        serving.warm(tenant.id, [m.name for m in models_ if "production" in m.aliases])
+    services = Services(settings=settings, keys=keys, registry=registry, serving=serving)
+    return services, Startup(
+        admin_key=admin_key if settings.admin_key is None else None, examples=installed
+    )
+
+
+def create_app(settings: Settings) -> FastAPI:
+    """Build the whole server for ``settings``. Nothing happens at import time."""
+    metrics = Metrics()
+    services, startup = build_services(settings, metrics)
+
+    @asynccontextmanager
+    async def lifespan(_app: FastAPI) -> AsyncIterator[None]:
+        yield
+        services.registry.db.dispose()
+        log.info("maas stopped")
+
+    app = FastAPI(
+        title="maas",
+        version=package_version(),
+        summary="Model-as-a-Service for manufacturing",
+        description=(
+            "Registry, online prediction (REST `/v1` and Open Inference Protocol v2 `/v2`) and "
+            "key management. Every route except health and metrics needs "
+            "`Authorization: Bearer <key>`. Errors are RFC 9457 problem documents."
+        ),
+        generate_unique_id_function=_operation_id,
+        lifespan=lifespan,
+    )
+    app.state.services = services
+    app.state.metrics = metrics
+    app.state.startup = startup
+    install_problem_handlers(app)
+    for router in (
+        health.router,
+        info.router,
+        models.router,
+        predict.router,
+        keys.router,
+        oip_v2.router,
+    ):
+        app.include_router(router)
+    _check_every_route_has_a_rule(app)
+
+    def limit_for(method: str, path: str) -> int:
+        if method == "POST" and path.startswith("/v1/models/") and path.endswith("/versions"):
+            return settings.max_upload_bytes + 64 * 1024
+        return settings.max_body_bytes
+
+    app.add_middleware(RequestMiddleware, metrics=metrics, limit_for=limit_for)
+    return app
+
+
+def _check_every_route_has_a_rule(app: FastAPI) -> None:
+    for route in app.routes:
+        if isinstance(route, APIRoute) and route.name not in PUBLIC | ANY_KEY | set(ROUTE_ROLES):
+            raise RuntimeError(f"route {route.path} ({route.name}) has no role rule")

@@ -1,0 +1,106 @@
+"""ASGI middleware: request ids, body size limits, access logs and request metrics."""
+
+from __future__ import annotations
+
+import logging
+import time
+import uuid
+from collections.abc import Callable
+
+from starlette.types import ASGIApp, Message, Receive, Scope, Send
+
+from maas.api.problems import problem_response
+from maas.errors import PayloadTooLargeError
+from maas.observability.logging import request_id_var
+from maas.observability.metrics import Metrics
+
+__all__ = ["RequestMiddleware"]
+
+log = logging.getLogger("maas.access")
+
+
+class _TooLarge(Exception):
+    pass
+
+
+class RequestMiddleware:
+    """Pure ASGI (no BaseHTTPMiddleware overhead) so the prediction path stays short."""
+
+    def __init__(
+        self,
+        app: ASGIApp,
+        *,
+        metrics: Metrics,
+        limit_for: Callable[[str, str], int],
+    ) -> None:
+        self.app = app
+        self.metrics = metrics
+        self.limit_for = limit_for
+
+    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
+        if scope["type"] != "http":
+            await self.app(scope, receive, send)
+            return
+        started = time.perf_counter()
+        headers = dict(scope.get("headers") or [])
+        rid = headers.get(b"x-request-id", b"").decode("latin-1")[:64] or uuid.uuid4().hex
+        token = request_id_var.set(rid)
+        method: str = scope["method"]
+        path: str = scope["path"]
+        limit = self.limit_for(method, path)
+        status = 500
+
+        async def send_wrapper(message: Message) -> None:
+            nonlocal status
+            if message["type"] == "http.response.start":
+                status = message["status"]
+                message.setdefault("headers", [])
+                message["headers"] = [*message["headers"], (b"x-request-id", rid.encode())]
+            await send(message)
+
+        try:
+            declared = headers.get(b"content-length")
+            if declared is not None and declared.isdigit() and int(declared) > limit:
+                raise _TooLarge
+            received = 0
+
+            async def limited_receive() -> Message:
+                nonlocal received
+                message = await receive()
+                if message["type"] == "http.request":
+                    received += len(message.get("body", b""))
+                    if received > limit:
+                        raise _TooLarge
+                return message
+
+            await self.app(scope, limited_receive, send_wrapper)
+        except _TooLarge:
+            response = problem_response(
+                413,
+                code=PayloadTooLargeError.code,
+                title=PayloadTooLargeError.title,
+                detail=f"The request body is larger than the limit of {limit} bytes.",
+                field="body",
+                expected=f"<= {limit} bytes",
+            )
+            await response(scope, receive, send_wrapper)
+        finally:
+            elapsed = time.perf_counter() - started
+            route = scope.get("route")
+            template = getattr(route, "path", None) or "unmatched"
+            self.metrics.requests.labels(method, template, str(status)).inc()
+            self.metrics.request_seconds.labels(method, template).observe(elapsed)
+            if log.isEnabledFor(logging.INFO) and not path.startswith(("/health", "/v2/health")):
+                log.info(
+                    "%s %s %s",
+                    method,
+                    path,
+                    status,
+                    extra={
+                        "method": method,
+                        "path": path,
+                        "status": status,
+                        "duration_ms": round(elapsed * 1000, 3),
+                    },
+                )
+            request_id_var.reset(token)

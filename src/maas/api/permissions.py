@@ -1,0 +1,69 @@
+"""The one table of which role each route needs, keyed by the route's operation id."""
+
+from __future__ import annotations
+
+from maas.domain.roles import Role
+
+__all__ = ["ANY_KEY", "PUBLIC", "ROUTE_ROLES", "needed_role"]
+
+PUBLIC = frozenset(
+    {
+        "live",
+        "ready",
+        "metrics",
+        "oip_server_live",
+        "oip_server_ready",
+    }
+)
+"""Routes that answer without a key: health and metrics only."""
+
+ANY_KEY = frozenset(
+    {
+        "server_info",
+        "oip_server_metadata",
+        "oip_model_metadata",
+        "oip_model_version_metadata",
+        "oip_model_ready",
+        "oip_model_version_ready",
+    }
+)
+"""Routes any valid key may call: who am I, and the v2 metadata that v2 clients read first."""
+
+ROUTE_ROLES: dict[str, Role] = {
+    # registry: reading
+    "list_models": Role.VIEWER,
+    "get_model": Role.VIEWER,
+    "list_versions": Role.VIEWER,
+    "get_version": Role.VIEWER,
+    "list_aliases": Role.VIEWER,
+    "alias_history": Role.VIEWER,
+    # registry: changing
+    "create_model": Role.DEVELOPER,
+    "update_model": Role.DEVELOPER,
+    "delete_model": Role.DEVELOPER,
+    "upload_version": Role.DEVELOPER,
+    "update_version": Role.DEVELOPER,
+    "set_alias": Role.DEVELOPER,
+    "delete_alias": Role.DEVELOPER,
+    "rollback_alias": Role.DEVELOPER,
+    # prediction
+    "predict": Role.CONSUMER,
+    "oip_infer": Role.CONSUMER,
+    "oip_infer_version": Role.CONSUMER,
+    # keys
+    "list_keys": Role.ADMIN,
+    "create_key": Role.ADMIN,
+    "revoke_key": Role.ADMIN,
+}
+"""The least role each other route needs (see ``Role.allows``)."""
+
+
+def needed_role(route_name: str) -> Role | None:
+    """The role ``route_name`` needs; ``None`` when any valid key may call it.
+
+    Raises:
+        KeyError: the route has no rule (the app refuses to start with such a route).
+    """
+    if route_name in ANY_KEY:
+        return None
+    return ROUTE_ROLES[route_name]

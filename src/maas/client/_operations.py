@@ -1,0 +1,249 @@
+"""The API's operations, one ``Call`` each: path, query, body and the type of the answer.
+
+Arguments are checked before anything is sent: a bad argument raises the same
+``InvalidInputError`` family the server would have answered with.
+"""
+
+from __future__ import annotations
+
+import os
+from datetime import datetime
+from pathlib import Path
+from typing import Any, TypeVar
+from urllib.parse import quote
+
+import orjson
+from pydantic import BaseModel, ValidationError
+
+from maas.client._base import Call, no_content, parse_as
+from maas.client._types import ColumnsInput, ModelSource, RowsInput, SignatureInput, TagsInput
+from maas.domain.roles import Role
+from maas.domain.signature import Signature
+from maas.errors import InvalidInputError, InvalidParameterError
+from maas.schemas.keys import KeyCreate, KeyCreated, KeyRead
+from maas.schemas.models import (
+    AliasEventRead,
+    AliasRead,
+    AliasUpdate,
+    ModelCreate,
+    ModelPage,
+    ModelRead,
+    ModelUpdate,
+    VersionPage,
+    VersionRead,
+    VersionUpdate,
+)
+from maas.schemas.predict import PredictResponse
+from maas.schemas.system import ServerInfo
+
+M = TypeVar("M", bound=BaseModel)
+
+
+def _path(*segments: str | int) -> str:
+    parts = []
+    for segment in segments:
+        text = str(segment)
+        if text in {"", ".", ".."}:
+            raise InvalidParameterError(
+                f"A name in the URL path must not be {text!r}.",
+                field="path",
+                expected="a non-empty name",
+                received=text,
+            )
+        parts.append(quote(text, safe="@"))
+    return "/v1/" + "/".join(parts)
+
+
+def _validated(schema: type[M], **values: Any) -> M:
+    """``schema(**values)``, with pydantic's errors as the SDK's own ``InvalidParameterError``."""
+    try:
+        return schema.model_validate(values)
+    except ValidationError as exc:
+        raise _invalid_parameter(exc) from exc
+
+
+def _invalid_parameter(exc: ValidationError, prefix: str = "") -> InvalidParameterError:
+    """pydantic's errors, in the shape of the server's: the first one on the exception, all of
+    them as ``details["errors"]`` (``field``, ``message``, ``received``)."""
+    problems = [
+        {
+            "field": prefix + ".".join(str(part) for part in error["loc"]),
+            "message": error["msg"],
+            "received": error.get("input"),
+        }
+        for error in exc.errors(include_url=False)
+    ]
+    first = exc.errors()[0]
+    where = problems[0]["field"] or None
+    return InvalidParameterError(
+        f"{where or 'value'}: {first['msg']}.",
+        field=where,
+        expected=first.get("ctx", {}).get("expected"),
+        received=first.get("input"),
+        details={"errors": problems},
+    )
+
+
+def _json(model: BaseModel, *, exclude_none: bool = False) -> bytes:
+    return model.model_dump_json(exclude_none=exclude_none).encode()
+
+
+def info() -> Call[ServerInfo]:
+    return Call("GET", "/v1/info", parse_as(ServerInfo))
+
+
+def list_models(q: str | None, offset: int, limit: int) -> Call[ModelPage]:
+    params: dict[str, str | int] = {"offset": offset, "limit": limit}
+    if q:
+        params["q"] = q
+    return Call("GET", "/v1/models", parse_as(ModelPage), params=params)
+
+
+def get_model(name: str) -> Call[ModelRead]:
+    return Call("GET", _path("models", name), parse_as(ModelRead))
+
+
+def create_model(name: str, description: str, tags: TagsInput | None) -> Call[ModelRead]:
+    body = _validated(ModelCreate, name=name, description=description, tags=dict(tags or {}))
+    return Call("POST", "/v1/models", parse_as(ModelRead), json=_json(body))
+
+
+def update_model(name: str, description: str | None, tags: TagsInput | None) -> Call[ModelRead]:
+    body = _validated(ModelUpdate, description=description, tags=_optional_dict(tags))
+    return Call(
+        "PATCH", _path("models", name), parse_as(ModelRead), json=_json(body, exclude_none=True)
+    )
+
+
+def delete_model(name: str) -> Call[None]:
+    return Call("DELETE", _path("models", name), no_content)
+
+
+def list_versions(name: str) -> Call[VersionPage]:
+    return Call("GET", _path("models", name, "versions"), parse_as(VersionPage))
+
+
+def get_version(name: str, version: int) -> Call[VersionRead]:
+    return Call("GET", _path("models", name, "versions", version), parse_as(VersionRead))
+
+
+def update_version(
+    name: str, version: int, description: str | None, tags: TagsInput | None
+) -> Call[VersionRead]:
+    body = _validated(VersionUpdate, description=description, tags=_optional_dict(tags))
+    path = _path("models", name, "versions", version)
+    return Call("PATCH", path, parse_as(VersionRead), json=_json(body, exclude_none=True))
+
+
+def read_model(model: ModelSource) -> tuple[bytes, str]:
+    """The artifact's bytes and a file name for the upload (blocking: reads a file).
+
+    Raises:
+        OSError: ``model`` is a path that cannot be read.
+    """
+    if isinstance(model, bytes):
+        return model, "model.onnx"
+    path = Path(os.fspath(model))
+    return path.read_bytes(), path.name
+
+
+def upload_onnx(
+    name: str,
+    content: bytes,
+    filename: str,
+    signature: SignatureInput,
+    description: str,
+    tags: TagsInput | None,
+) -> Call[VersionRead]:
+    if not isinstance(signature, Signature):
+        try:
+            signature = Signature.model_validate(dict(signature))
+        except ValidationError as exc:
+            raise _invalid_parameter(exc, prefix="signature.") from exc
+    data = {"signature": signature.model_dump_json()}
+    if description:
+        data["description"] = description
+    if tags:
+        data["tags"] = orjson.dumps(dict(tags)).decode()
+    files = {"file": (filename, content, "application/octet-stream")}
+    path = _path("models", name, "versions")
+    return Call("POST", path, parse_as(VersionRead), data=data, files=files)
+
+
+def list_aliases(name: str) -> Call[list[AliasRead]]:
+    return Call("GET", _path("models", name, "aliases"), parse_as(list[AliasRead]))
+
+
+def set_alias(name: str, alias: str, version: int) -> Call[AliasRead]:
+    body = _validated(AliasUpdate, version=version)
+    path = _path("models", name, "aliases", alias)
+    return Call("PUT", path, parse_as(AliasRead), json=_json(body))
+
+
+def delete_alias(name: str, alias: str) -> Call[None]:
+    return Call("DELETE", _path("models", name, "aliases", alias), no_content)
+
+
+def rollback_alias(name: str, alias: str) -> Call[AliasRead]:
+    return Call("POST", _path("models", name, "aliases", alias, "rollback"), parse_as(AliasRead))
+
+
+def alias_history(name: str, alias: str) -> Call[list[AliasEventRead]]:
+    path = _path("models", name, "aliases", alias, "history")
+    return Call("GET", path, parse_as(list[AliasEventRead]))
+
+
+def predict(
+    ref: str, rows: RowsInput | None, columns: ColumnsInput | None, explain: bool
+) -> Call[PredictResponse]:
+    if (rows is None) == (columns is None):
+        raise InvalidInputError(
+            "Pass exactly one of rows or columns.",
+            field="rows",
+            expected="exactly one of rows, columns",
+            received="both" if rows is not None else "neither",
+        )
+    body: dict[str, Any] = {"explain": explain}
+    if rows is not None:
+        body["rows"] = rows
+    else:
+        body["columns"] = columns
+    try:
+        # orjson writes numpy arrays and scalars as they are, and NaN as null (missing).
+        content = orjson.dumps(body, option=orjson.OPT_SERIALIZE_NUMPY, default=_json_default)
+    except orjson.JSONEncodeError as exc:
+        raise InvalidInputError(
+            f"The input cannot be sent as JSON: {exc}.",
+            field="rows" if rows is not None else "columns",
+            expected="numbers, strings, booleans or null",
+        ) from exc
+    path = _path("models", ref, "predict")
+    return Call("POST", path, parse_as(PredictResponse), json=content)
+
+
+def list_keys() -> Call[list[KeyRead]]:
+    return Call("GET", "/v1/keys", parse_as(list[KeyRead]))
+
+
+def create_key(name: str, role: Role | str, expires_at: datetime | None) -> Call[KeyCreated]:
+    body = _validated(KeyCreate, name=name, role=role, expires_at=expires_at)
+    return Call("POST", "/v1/keys", parse_as(KeyCreated), json=_json(body))
+
+
+def revoke_key(key_id: str) -> Call[None]:
+    return Call("DELETE", _path("keys", key_id), no_content)
+
+
+def _optional_dict(tags: TagsInput | None) -> dict[str, str] | None:
+    return None if tags is None else dict(tags)
+
+
+def _json_default(value: Any) -> Any:
+    """Values orjson does not write itself: numpy object arrays, pandas values, dates."""
+    if hasattr(value, "tolist"):  # numpy arrays and scalars, pandas Series
+        return value.tolist()
+    if hasattr(value, "item"):
+        return value.item()
+    if hasattr(value, "isoformat"):  # pandas Timestamp
+        return value.isoformat()
+    raise TypeError(f"{type(value).__name__} is not JSON serializable")

@@ -1,0 +1,38 @@
+"""Named input types of the SDK, in one place so signatures stay readable."""
+
+from __future__ import annotations
+
+import os
+from collections.abc import Mapping, Sequence
+from typing import Any, TypeAlias
+
+import httpx
+
+from maas.domain.signature import Signature
+
+__all__ = [
+    "ColumnsInput",
+    "ModelSource",
+    "RowsInput",
+    "SignatureInput",
+    "TagsInput",
+    "TimeoutTypes",
+]
+
+TimeoutTypes: TypeAlias = float | httpx.Timeout | None
+"""Seconds (``float``), an ``httpx.Timeout`` for per-phase limits, or ``None`` to wait forever."""
+
+ModelSource: TypeAlias = bytes | str | os.PathLike[str]
+"""A model artifact: its bytes, or the path of a file holding them."""
+
+SignatureInput: TypeAlias = Signature | Mapping[str, Any]
+"""A ``Signature``, or the JSON-like mapping it is validated from."""
+
+TagsInput: TypeAlias = Mapping[str, str]
+
+RowsInput: TypeAlias = Sequence[Mapping[str, Any]]
+"""Rows as objects: ``[{"torque": 41.2, "speed": 1500}, ...]``."""
+
+ColumnsInput: TypeAlias = Mapping[str, Any]
+"""Columns as sequences of equal length: ``{"torque": [41.2, 40.8], "speed": [1500, 1510]}``.
+numpy arrays (and so ``{c: df[c].to_numpy() for c in df}``) are accepted as values."""

@@ -1,0 +1,392 @@
+"""The synchronous SDK client."""
+
+from __future__ import annotations
+
+from datetime import datetime
+from types import TracebackType
+from typing import TypeVar
+
+import httpx
+
+from maas.client import _operations
+from maas.client._base import USE_CLIENT_DEFAULT, BaseClient, Call, TimeoutArg
+from maas.client._types import (
+    ColumnsInput,
+    ModelSource,
+    RowsInput,
+    SignatureInput,
+    TagsInput,
+    TimeoutTypes,
+)
+from maas.domain.roles import Role
+from maas.errors import InvalidParameterError
+from maas.schemas.keys import KeyCreated, KeyRead
+from maas.schemas.models import (
+    AliasEventRead,
+    AliasRead,
+    ModelPage,
+    ModelRead,
+    VersionPage,
+    VersionRead,
+)
+from maas.schemas.predict import PredictResponse
+from maas.schemas.system import ServerInfo
+
+__all__ = ["Client"]
+
+T = TypeVar("T")
+
+
+class Client(BaseClient):
+    """A connection to a maas server.
+
+    Use it as a context manager, or call ``close()``::
+
+        with Client("http://127.0.0.1:8000", api_key="maas_...") as client:
+            client.predict("pump-rul", rows=[{"torque": 41.2, "speed": 1500}])
+
+    Every method takes a keyword ``timeout`` (seconds, an ``httpx.Timeout``, or ``None`` to wait
+    forever); it defaults to the client's own. Besides the errors each method lists, any call may
+    raise ``AuthenticationError`` (missing or unknown key), ``PermissionDeniedError`` (the key's
+    role is too small), ``RateLimitedError`` (with ``retry_after`` seconds), ``MaasError`` (any
+    other problem the server reports) and ``httpx.TransportError`` (the server is unreachable).
+
+    Args:
+        url: the server's base URL, for example ``http://127.0.0.1:8000``.
+        api_key: sent as ``Authorization: Bearer <api_key>``; ``None`` or empty sends none.
+        timeout: the default timeout of every call.
+        transport: an httpx transport to send through (``httpx.MockTransport`` in tests).
+        http_client: an ``httpx.Client`` to send through (FastAPI's ``TestClient`` in tests);
+            the caller keeps ownership and closes it.
+
+    Raises:
+        InvalidParameterError: ``url`` is not an http(s) URL, or both ``transport`` and
+            ``http_client`` are given.
+    """
+
+    def __init__(
+        self,
+        url: str,
+        api_key: str | None = None,
+        *,
+        timeout: TimeoutTypes = 10.0,
+        transport: httpx.BaseTransport | None = None,
+        http_client: httpx.Client | None = None,
+    ) -> None:
+        super().__init__(url, api_key, timeout=timeout)
+        if transport is not None and http_client is not None:
+            raise InvalidParameterError(
+                "Pass transport or http_client, not both.", field="transport"
+            )
+        self._owns_http = http_client is None
+        self._http = http_client if http_client is not None else httpx.Client(transport=transport)
+
+    def close(self) -> None:
+        """Close the connections, unless the ``httpx.Client`` was passed in."""
+        if self._owns_http:
+            self._http.close()
+
+    def __enter__(self) -> Client:
+        return self
+
+    def __exit__(
+        self,
+        exc_type: type[BaseException] | None,
+        exc: BaseException | None,
+        tb: TracebackType | None,
+    ) -> None:
+        self.close()
+
+    def _send(self, call: Call[T], timeout: TimeoutArg) -> T:
+        response = self._http.send(self._build_request(self._http, call, timeout))
+        return self._read_response(call, response)
+
+    def info(self, *, timeout: TimeoutArg = USE_CLIENT_DEFAULT) -> ServerInfo:
+        """The server's version, formats, templates, and who the key belongs to.
+
+        Returns:
+            The server information, with the key's tenant and role.
+
+        Raises:
+            AuthenticationError: the key is missing, unknown, expired or revoked.
+        """
+        return self._send(_operations.info(), timeout)
+
+    def list_models(
+        self,
+        q: str | None = None,
+        offset: int = 0,
+        limit: int = 50,
+        *,
+        timeout: TimeoutArg = USE_CLIENT_DEFAULT,
+    ) -> ModelPage:
+        """One page of the tenant's models, by name.
+
+        Args:
+            q: keep only models whose name contains this text.
+            offset: how many models to skip.
+            limit: the most models to return.
+
+        Returns:
+            The page, with the total count of matching models.
+
+        Raises:
+            InvalidInputError: ``offset`` or ``limit`` is out of range.
+        """
+        return self._send(_operations.list_models(q, offset, limit), timeout)
+
+    def get_model(self, name: str, *, timeout: TimeoutArg = USE_CLIENT_DEFAULT) -> ModelRead:
+        """One model, with its aliases and latest version.
+
+        Raises:
+            ModelNotFoundError: no model has this name.
+        """
+        return self._send(_operations.get_model(name), timeout)
+
+    def create_model(
+        self,
+        name: str,
+        description: str = "",
+        tags: TagsInput | None = None,
+        *,
+        timeout: TimeoutArg = USE_CLIENT_DEFAULT,
+    ) -> ModelRead:
+        """Create an empty model (``upload_onnx`` also creates models as needed).
+
+        Returns:
+            The new model.
+
+        Raises:
+            InvalidNameError: the name is not a valid model name.
+            AlreadyExistsError: a model with this name exists.
+        """
+        return self._send(_operations.create_model(name, description, tags), timeout)
+
+    def update_model(
+        self,
+        name: str,
+        description: str | None = None,
+        tags: TagsInput | None = None,
+        *,
+        timeout: TimeoutArg = USE_CLIENT_DEFAULT,
+    ) -> ModelRead:
+        """Change a model's description and/or tags; ``None`` leaves a field as it is.
+
+        Returns:
+            The updated model.
+
+        Raises:
+            ModelNotFoundError: no model has this name.
+        """
+        return self._send(_operations.update_model(name, description, tags), timeout)
+
+    def delete_model(self, name: str, *, timeout: TimeoutArg = USE_CLIENT_DEFAULT) -> None:
+        """Delete a model with all its versions and aliases.
+
+        Raises:
+            ModelNotFoundError: no model has this name.
+        """
+        self._send(_operations.delete_model(name), timeout)
+
+    def list_versions(self, name: str, *, timeout: TimeoutArg = USE_CLIENT_DEFAULT) -> VersionPage:
+        """Every version of a model.
+
+        Raises:
+            ModelNotFoundError: no model has this name.
+        """
+        return self._send(_operations.list_versions(name), timeout)
+
+    def get_version(
+        self, name: str, version: int, *, timeout: TimeoutArg = USE_CLIENT_DEFAULT
+    ) -> VersionRead:
+        """One version of a model, with its signature, metrics and checksum.
+
+        Raises:
+            ModelNotFoundError: no model has this name.
+            VersionNotFoundError: the model has no such version.
+        """
+        return self._send(_operations.get_version(name, version), timeout)
+
+    def update_version(
+        self,
+        name: str,
+        version: int,
+        description: str | None = None,
+        tags: TagsInput | None = None,
+        *,
+        timeout: TimeoutArg = USE_CLIENT_DEFAULT,
+    ) -> VersionRead:
+        """Change a version's description and/or tags (the rest of a version is immutable).
+
+        Raises:
+            ModelNotFoundError: no model has this name.
+            VersionNotFoundError: the model has no such version.
+        """
+        call = _operations.update_version(name, version, description, tags)
+        return self._send(call, timeout)
+
+    def upload_onnx(
+        self,
+        name: str,
+        model: ModelSource,
+        signature: SignatureInput,
+        description: str = "",
+        tags: TagsInput | None = None,
+        *,
+        timeout: TimeoutArg = USE_CLIENT_DEFAULT,
+    ) -> VersionRead:
+        """Register an ONNX model as the next version of ``name``, creating the model if needed.
+
+        Args:
+            name: the model's name.
+            model: the ONNX bytes, or the path of the ``.onnx`` file.
+            signature: the input columns and outputs the model takes and returns.
+            description: what this version is.
+            tags: free-form labels of this version.
+
+        Returns:
+            The new version.
+
+        Raises:
+            InvalidParameterError: the signature is malformed (raised before sending).
+            UnsupportedFormatError: the bytes are not a loadable ONNX model.
+            SchemaMismatchError: the model's inputs do not match the signature.
+            PayloadTooLargeError: the file is larger than the server accepts.
+            OSError: ``model`` is a path that cannot be read.
+        """
+        content, filename = _operations.read_model(model)
+        call = _operations.upload_onnx(name, content, filename, signature, description, tags)
+        return self._send(call, timeout)
+
+    def list_aliases(
+        self, name: str, *, timeout: TimeoutArg = USE_CLIENT_DEFAULT
+    ) -> list[AliasRead]:
+        """Every alias of a model and the version it points to.
+
+        Raises:
+            ModelNotFoundError: no model has this name.
+        """
+        return self._send(_operations.list_aliases(name), timeout)
+
+    def set_alias(
+        self, name: str, alias: str, version: int, *, timeout: TimeoutArg = USE_CLIENT_DEFAULT
+    ) -> AliasRead:
+        """Point ``alias`` (``production``, ``staging``, ...) at ``version``.
+
+        Returns:
+            The alias, with the version it pointed to before.
+
+        Raises:
+            ModelNotFoundError: no model has this name.
+            VersionNotFoundError: the model has no such version.
+            InvalidNameError: the alias is malformed or reserved.
+        """
+        return self._send(_operations.set_alias(name, alias, version), timeout)
+
+    def delete_alias(
+        self, name: str, alias: str, *, timeout: TimeoutArg = USE_CLIENT_DEFAULT
+    ) -> None:
+        """Remove an alias; the version it pointed to stays.
+
+        Raises:
+            ModelNotFoundError: no model has this name.
+            AliasNotFoundError: the model has no such alias.
+        """
+        self._send(_operations.delete_alias(name, alias), timeout)
+
+    def rollback_alias(
+        self, name: str, alias: str, *, timeout: TimeoutArg = USE_CLIENT_DEFAULT
+    ) -> AliasRead:
+        """Point an alias back at the version it pointed to before its last move.
+
+        Returns:
+            The alias after the rollback.
+
+        Raises:
+            AliasNotFoundError: the model has no such alias.
+            ConflictError: the alias has no earlier version to go back to.
+        """
+        return self._send(_operations.rollback_alias(name, alias), timeout)
+
+    def alias_history(
+        self, name: str, alias: str, *, timeout: TimeoutArg = USE_CLIENT_DEFAULT
+    ) -> list[AliasEventRead]:
+        """Every move of an alias, oldest first.
+
+        Raises:
+            ModelNotFoundError: no model has this name.
+            AliasNotFoundError: the model has no such alias.
+        """
+        return self._send(_operations.alias_history(name, alias), timeout)
+
+    def predict(
+        self,
+        ref: str,
+        rows: RowsInput | None = None,
+        columns: ColumnsInput | None = None,
+        explain: bool = False,
+        *,
+        timeout: TimeoutArg = USE_CLIENT_DEFAULT,
+    ) -> PredictResponse:
+        """Predict with a model, given rows or columns of input.
+
+        Args:
+            ref: ``NAME`` (its ``production`` alias), ``NAME@ALIAS`` or ``NAME@VERSION``.
+            rows: the input as one object per row.
+            columns: the input as one sequence per column (numpy arrays welcome).
+            explain: also return each input's contribution to each prediction.
+
+        Returns:
+            The predictions, with the version that made them.
+
+        Raises:
+            InvalidInputError: not exactly one of ``rows`` and ``columns`` is given, or they
+                cannot be encoded as JSON (raised before sending).
+            ModelNotFoundError / AliasNotFoundError / VersionNotFoundError: ``ref`` names
+                nothing.
+            SchemaMismatchError: a column is missing, extra or of the wrong type; ``field``,
+                ``expected`` and ``received`` say which.
+            ModelExecutionError: the model failed on valid input.
+        """
+        return self._send(_operations.predict(ref, rows, columns, explain), timeout)
+
+    def list_keys(self, *, timeout: TimeoutArg = USE_CLIENT_DEFAULT) -> list[KeyRead]:
+        """Every API key of the tenant (never their secrets).
+
+        Raises:
+            PermissionDeniedError: the key is not an admin key.
+        """
+        return self._send(_operations.list_keys(), timeout)
+
+    def create_key(
+        self,
+        name: str,
+        role: Role | str = Role.CONSUMER,
+        expires_at: datetime | None = None,
+        *,
+        timeout: TimeoutArg = USE_CLIENT_DEFAULT,
+    ) -> KeyCreated:
+        """Create an API key; its secret is in the answer and never shown again.
+
+        Args:
+            name: what the key is for.
+            role: ``consumer``, ``viewer``, ``developer`` or ``admin``.
+            expires_at: when the key stops working; ``None`` for never.
+
+        Returns:
+            The key, with its secret in ``key``.
+
+        Raises:
+            InvalidParameterError: the name or role is invalid (raised before sending).
+            PermissionDeniedError: the key is not an admin key.
+        """
+        return self._send(_operations.create_key(name, role, expires_at), timeout)
+
+    def revoke_key(self, key_id: str, *, timeout: TimeoutArg = USE_CLIENT_DEFAULT) -> None:
+        """Revoke an API key at once.
+
+        Raises:
+            KeyNotFoundError: the tenant has no key with this id.
+            PermissionDeniedError: the key is not an admin key.
+        """
+        self._send(_operations.revoke_key(key_id), timeout)

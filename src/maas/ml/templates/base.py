@@ -1,0 +1,451 @@
+"""The template contract: sklearn-style estimators that train a model and hand back its artifact.
+
+A template is a class with:
+
+- ``spec``: a ``TemplateSpec`` naming it, its task, and the pydantic model of its parameters.
+- ``__init__`` taking exactly the fields of ``spec.params`` as keyword arguments with the same
+  defaults, stored unchanged as public attributes of the same name (validated in ``fit``, as
+  sklearn does, so ``get_params`` always returns what was given).
+- ``fit(df, target, features=None)``: learn from a frame and return ``self``; learned state ends
+  in ``_`` (``signature_``, ``booster_``, ``metrics_``); the same parameters and seed give the same
+  model, byte for byte.
+- ``predict(df)``: labels (``str``) for a classifier, floats otherwise.
+- ``explain(df)``: each input's additive contribution to the raw score, one row per row of
+  ``df`` and one column per input plus a last column holding the expected value.
+- ``to_trained_model()``: the artifact bytes and everything the registry stores with them.
+  Artifacts are data, never pickle: loading one must not run code.
+
+Before ``fit``, ``predict``, ``explain`` and ``to_trained_model`` raise ``NotFittedError``.
+
+``BoostedTemplate`` is the shared machinery of the LightGBM templates; ``dump_lightgbm_artifact``
+writes the JSON envelope that ``maas.runtimes.lightgbm`` reads back.
+"""
+
+from __future__ import annotations
+
+import json
+from abc import ABC, abstractmethod
+from collections.abc import Sequence
+from dataclasses import dataclass, field
+from importlib.metadata import PackageNotFoundError, version
+from typing import Any, ClassVar, Self
+
+import lightgbm as lgb
+import numpy as np
+import pandas as pd
+from pydantic import BaseModel, ConfigDict, Field, ValidationError
+from sklearn.model_selection import train_test_split
+
+from maas.domain.signature import ColumnType, Output, Signature, Task
+from maas.errors import InvalidParameterError, NotFittedError
+from maas.ml.features import encode_frame, infer_columns, select_features
+
+__all__ = [
+    "LIGHTGBM_ARTIFACT",
+    "LIGHTGBM_ARTIFACT_VERSION",
+    "MIN_ROWS",
+    "BoostedTemplate",
+    "BoostingParams",
+    "Template",
+    "TemplateSpec",
+    "TrainedModel",
+    "dump_lightgbm_artifact",
+]
+
+LIGHTGBM_ARTIFACT = "lightgbm"
+"""The ``maas_artifact`` tag of a LightGBM envelope, and the format it is registered under."""
+LIGHTGBM_ARTIFACT_VERSION = 1
+"""The envelope layout version written here; readers refuse versions they do not know."""
+MIN_ROWS = 50
+"""Fewer rows than this cannot give both a model and a validation part worth reporting."""
+
+
+class TemplateSpec(BaseModel):
+    """What a template is: its name, its task, and the parameters it accepts."""
+
+    model_config = ConfigDict(extra="forbid", frozen=True)
+
+    name: str
+    task: Task
+    description: str
+    params: type[BaseModel]
+    """The pydantic model validating the template's parameters; its defaults are the defaults."""
+
+
+@dataclass(frozen=True, slots=True)
+class TrainedModel:
+    """A fitted template's output: what the registry stores as a new version."""
+
+    artifact: bytes
+    format: str
+    signature: Signature
+    template: str
+    """The ``spec.name`` of the template that trained it."""
+    params: dict[str, Any] = field(default_factory=dict)
+    """The validated parameters plus the target and feature columns used."""
+    metrics: dict[str, float] = field(default_factory=dict)
+    """Scores on the held-out validation rows, with the naive baseline's next to them."""
+    feature_importance: dict[str, float] = field(default_factory=dict)
+    """Each input's share of the total split gain, summing to 1, largest first."""
+
+
+class Template(ABC):
+    """Base of the training templates (see the module docstring for the contract)."""
+
+    spec: ClassVar[TemplateSpec]
+
+    def get_params(self) -> dict[str, Any]:
+        """Return the constructor parameters as given (validation happens in ``fit``)."""
+        return {name: getattr(self, name) for name in self.spec.params.model_fields}
+
+    def _validated_params(self) -> Any:
+        """Validate the parameters against ``spec.params``.
+
+        Raises:
+            InvalidParameterError: a parameter is out of range or of the wrong type; the error
+                names the first such parameter and lists all of them in ``details``.
+        """
+        try:
+            return self.spec.params.model_validate(self.get_params())
+        except ValidationError as exc:
+            errors = exc.errors(include_url=False)
+            first = errors[0]
+            name = ".".join(str(p) for p in first["loc"])
+            raise InvalidParameterError(
+                f"Parameter {name!r} of template {self.spec.name!r}: {first['msg']}. "
+                f"Got {first['input']!r} instead.",
+                field=name,
+                expected=first["msg"],
+                received=first["input"],
+                details={
+                    "errors": [
+                        {
+                            "field": ".".join(str(p) for p in e["loc"]),
+                            "message": e["msg"],
+                            "received": repr(e["input"]),
+                        }
+                        for e in errors
+                    ]
+                },
+            ) from None
+
+    def _check_fitted(self) -> None:
+        """Raise ``NotFittedError`` unless ``fit`` has run.
+
+        Raises:
+            NotFittedError: ``fit`` has not been called on this instance.
+        """
+        if not hasattr(self, "signature_"):
+            raise NotFittedError(
+                f"This {type(self).__name__} instance is not fitted yet; call fit first."
+            )
+
+    def __repr__(self) -> str:
+        args = ", ".join(f"{k}={v!r}" for k, v in self.get_params().items())
+        return f"{type(self).__name__}({args})"
+
+    @abstractmethod
+    def fit(self, df: pd.DataFrame, target: str, features: Sequence[str] | None = None) -> Self:
+        """Learn from ``df`` to predict column ``target`` from ``features`` (default: the rest).
+
+        Raises:
+            InvalidParameterError: a parameter is invalid, or the data cannot train this template.
+            SchemaMismatchError: a column is missing or of a type the template cannot use.
+        """
+
+    @abstractmethod
+    def predict(self, df: pd.DataFrame) -> np.ndarray:
+        """Predict for each row of ``df``: labels for a classifier, floats otherwise.
+
+        Raises:
+            NotFittedError: ``fit`` has not been called.
+            SchemaMismatchError: ``df`` does not match ``signature_``.
+        """
+
+    @abstractmethod
+    def explain(self, df: pd.DataFrame) -> np.ndarray:
+        """Return the additive contributions to the raw score, shape ``(n, n_inputs + 1)``.
+
+        Raises:
+            NotFittedError: ``fit`` has not been called.
+            SchemaMismatchError: ``df`` does not match ``signature_``.
+        """
+
+    @abstractmethod
+    def to_trained_model(self) -> TrainedModel:
+        """Package the fitted model for the registry.
+
+        Raises:
+            NotFittedError: ``fit`` has not been called.
+        """
+
+
+class BoostingParams(BaseModel):
+    """Parameters of the gradient-boosted templates."""
+
+    model_config = ConfigDict(extra="forbid", frozen=True)
+
+    n_estimators: int = Field(200, ge=1, le=5000)
+    """Number of boosting rounds (trees per class)."""
+    learning_rate: float = Field(0.05, gt=0.0, le=1.0)
+    """Shrinkage applied to each tree."""
+    num_leaves: int = Field(31, ge=2, le=1024)
+    """Maximum leaves per tree."""
+    validation_fraction: float = Field(0.2, ge=0.05, le=0.5)
+    """Share of rows held out to choose the decision threshold and report the metrics."""
+    seed: int = Field(0, ge=0, le=2**31 - 1)
+    """Seed of the split and of LightGBM; the same seed gives the same artifact."""
+
+
+class BoostedTemplate(Template):
+    """Shared machinery of the LightGBM templates: input inference, split, training, artifact.
+
+    Subclasses set ``spec`` and implement the target-specific hooks: ``_encode_target``,
+    ``_objective``, ``_evaluate``, ``predict``; and ``_decision_threshold`` when they have one.
+    """
+
+    def __init__(
+        self,
+        *,
+        n_estimators: int = 200,
+        learning_rate: float = 0.05,
+        num_leaves: int = 31,
+        validation_fraction: float = 0.2,
+        seed: int = 0,
+    ) -> None:
+        self.n_estimators = n_estimators
+        self.learning_rate = learning_rate
+        self.num_leaves = num_leaves
+        self.validation_fraction = validation_fraction
+        self.seed = seed
+
+    def fit(self, df: pd.DataFrame, target: str, features: Sequence[str] | None = None) -> Self:
+        """Learn from ``df`` to predict column ``target`` from ``features`` (default: the rest).
+
+        The rows are split into a training part and a validation part
+        (``validation_fraction``); the model is trained on the first and scored on the second.
+
+        Raises:
+            InvalidParameterError: a parameter is invalid, there are fewer than ``MIN_ROWS``
+                rows, or the target cannot be learnt (one class, missing values, ...).
+            SchemaMismatchError: a column is missing or of a type the template cannot use.
+        """
+        params: BoostingParams = self._validated_params()
+        names = select_features(df, target, features)
+        inputs = infer_columns(df, names)
+        if len(df) < MIN_ROWS:
+            raise InvalidParameterError(
+                f"Template {self.spec.name!r} needs at least {MIN_ROWS} rows. "
+                f"Got {len(df)} instead.",
+                field="rows",
+                expected=f">= {MIN_ROWS}",
+                received=len(df),
+            )
+        y, classes = self._encode_target(df[target], target)
+        signature = Signature(
+            inputs=inputs, outputs=_outputs(classes), task=self.spec.task, classes=classes
+        )
+        x = encode_frame(df, signature)
+        train, valid = train_test_split(
+            np.arange(len(df)),
+            test_size=params.validation_fraction,
+            random_state=params.seed,
+            stratify=y if classes is not None else None,
+        )
+        if classes is not None:
+            _check_classes_in_both_parts(y[train], y[valid], classes, target)
+        objective, weight = self._objective(y[train], classes)
+        categorical = [i for i, c in enumerate(inputs) if c.dtype is ColumnType.CATEGORY]
+        dataset = lgb.Dataset(
+            x[train], label=y[train], weight=weight, categorical_feature=categorical or "auto"
+        )
+        booster = lgb.train(
+            {
+                **objective,
+                "learning_rate": params.learning_rate,
+                "num_leaves": params.num_leaves,
+                "seed": params.seed,
+                "deterministic": True,
+                "force_col_wise": True,
+                "verbose": -1,
+                # One thread: training runs beside live serving on small machines, where OpenMP
+                # spinning on every core stalls requests (and, oversubscribed, training too).
+                "num_threads": 1,
+            },
+            dataset,
+            num_boost_round=params.n_estimators,
+        )
+        self.booster_ = booster
+        self.signature_ = signature
+        self.feature_names_in_ = names
+        self.target_ = target
+        self.params_ = params
+        self.metrics_ = self._evaluate(x[valid], y[valid], y[train])
+        self.metrics_ |= {"n_train": float(len(train)), "n_validation": float(len(valid))}
+        return self
+
+    def explain(self, df: pd.DataFrame) -> np.ndarray:
+        """Return the additive contributions to the raw score, shape ``(n, n_inputs + 1)``.
+
+        The last column is the expected value; each row sums to the raw score (log-odds for a
+        binary classifier, the prediction for a regressor).
+
+        Raises:
+            NotFittedError: ``fit`` has not been called.
+            SchemaMismatchError: ``df`` does not match ``signature_``.
+        """
+        x = self._encode(df)
+        return np.asarray(self.booster_.predict(x, pred_contrib=True))
+
+    def to_trained_model(self) -> TrainedModel:
+        """Package the booster as a LightGBM JSON artifact with its signature and metrics.
+
+        Raises:
+            NotFittedError: ``fit`` has not been called.
+        """
+        self._check_fitted()
+        gain = self.booster_.feature_importance(importance_type="gain")
+        total = float(gain.sum()) or 1.0
+        importance = sorted(
+            zip(self.feature_names_in_, (float(g) / total for g in gain), strict=True),
+            key=lambda item: -item[1],
+        )
+        return TrainedModel(
+            artifact=dump_lightgbm_artifact(
+                self.booster_,
+                task=self.spec.task,
+                classes=self.signature_.classes,
+                threshold=self._decision_threshold(),
+            ),
+            format=LIGHTGBM_ARTIFACT,
+            signature=self.signature_,
+            template=self.spec.name,
+            params={
+                **self.params_.model_dump(),
+                "target": self.target_,
+                "features": list(self.feature_names_in_),
+            },
+            metrics=dict(self.metrics_),
+            feature_importance=dict(importance),
+        )
+
+    def _encode(self, df: pd.DataFrame) -> np.ndarray:
+        self._check_fitted()
+        return encode_frame(df, self.signature_)
+
+    def _decision_threshold(self) -> float | None:
+        return None
+
+    @abstractmethod
+    def _encode_target(self, series: pd.Series, name: str) -> tuple[np.ndarray, list[str] | None]:
+        """Return the target as LightGBM labels, and the class names for a classifier."""
+
+    @abstractmethod
+    def _objective(
+        self, y_train: np.ndarray, classes: list[str] | None
+    ) -> tuple[dict[str, Any], np.ndarray | None]:
+        """Return the LightGBM objective parameters and the training rows' weights, if any."""
+
+    @abstractmethod
+    def _evaluate(
+        self, x_valid: np.ndarray, y_valid: np.ndarray, y_train: np.ndarray
+    ) -> dict[str, float]:
+        """Score ``self.booster_`` on the validation rows, next to a naive baseline."""
+
+
+def _check_classes_in_both_parts(
+    y_train: np.ndarray, y_valid: np.ndarray, classes: list[str], target: str
+) -> None:
+    for part, y in (("training", y_train), ("validation", y_valid)):
+        counts = np.bincount(y, minlength=len(classes))
+        if counts.min() == 0:
+            absent = classes[int(np.argmin(counts))]
+            raise InvalidParameterError(
+                f"Class {absent!r} of target column {target!r} has too few rows to appear in the "
+                f"{part} part; add rows of it or raise validation_fraction.",
+                field=target,
+                expected="every class in both the training and the validation part",
+                received=f"no row of class {absent!r} in the {part} part",
+            )
+
+
+def _outputs(classes: list[str] | None) -> list[Output]:
+    if classes is None:
+        return [Output(name="predictions", dtype=ColumnType.FLOAT)]
+    return [
+        Output(name="predictions", dtype=ColumnType.STRING),
+        Output(name="probabilities", dtype=ColumnType.FLOAT, shape=[-1, len(classes)]),
+    ]
+
+
+def dump_lightgbm_artifact(
+    booster: lgb.Booster,
+    *,
+    task: Task | str,
+    classes: Sequence[str] | None,
+    threshold: float | None,
+) -> bytes:
+    """Write ``booster`` as a LightGBM artifact: UTF-8 JSON holding the booster's text dump.
+
+    The envelope is ``{"maas_artifact": "lightgbm", "artifact_version": 1, "task", "classes",
+    "threshold", "booster", "library_versions"}``; keys are sorted so the same booster always
+    gives the same bytes.
+
+    Args:
+        booster: the trained booster.
+        task: ``classification`` or ``regression``.
+        classes: the class labels in the order of the booster's outputs (classification only).
+        threshold: for a binary classifier, the decision threshold on P(second class); ``None``
+            means 0.5.
+
+    Raises:
+        InvalidParameterError: ``task``, ``classes`` and ``threshold`` do not fit together.
+    """
+    task = Task(task)
+    if task is Task.CLASSIFICATION:
+        if classes is None or len(classes) < 2:
+            raise InvalidParameterError(
+                "A classification artifact needs at least two classes.",
+                field="classes",
+                expected="two or more class labels",
+                received=classes,
+            )
+        if threshold is not None and (len(classes) != 2 or not 0.0 <= threshold <= 1.0):
+            raise InvalidParameterError(
+                "A decision threshold applies to a binary classifier only and lies in [0, 1].",
+                field="threshold",
+                expected="a number in [0, 1] for two classes",
+                received=threshold,
+            )
+    elif task is Task.REGRESSION:
+        if classes is not None or threshold is not None:
+            raise InvalidParameterError(
+                "A regression artifact has no classes and no threshold.",
+                field="classes",
+                expected=None,
+                received=classes,
+            )
+    else:
+        raise InvalidParameterError(
+            f"A LightGBM artifact is for classification or regression. Got {task.value} instead.",
+            field="task",
+            expected=["classification", "regression"],
+            received=task.value,
+        )
+    envelope = {
+        "maas_artifact": LIGHTGBM_ARTIFACT,
+        "artifact_version": LIGHTGBM_ARTIFACT_VERSION,
+        "task": task.value,
+        "classes": None if classes is None else [str(c) for c in classes],
+        "threshold": None if threshold is None else float(threshold),
+        "booster": booster.model_to_string(),
+        "library_versions": {"lightgbm": lgb.__version__, "maas": _maas_version()},
+    }
+    return json.dumps(envelope, sort_keys=True, ensure_ascii=False).encode("utf-8")
+
+
+def _maas_version() -> str:
+    try:
+        return version("maas")
+    except PackageNotFoundError:  # running from a source tree that is not installed
+        return "unknown"

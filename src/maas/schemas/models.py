@@ -1,0 +1,112 @@
+"""Wire models of the registry: models, versions, aliases."""
+
+from __future__ import annotations
+
+from datetime import datetime
+from typing import Any
+
+from pydantic import BaseModel, ConfigDict, Field
+
+from maas.domain.signature import Signature
+
+__all__ = [
+    "AliasEventRead",
+    "AliasRead",
+    "AliasUpdate",
+    "ModelCreate",
+    "ModelPage",
+    "ModelRead",
+    "ModelUpdate",
+    "VersionPage",
+    "VersionRead",
+    "VersionUpdate",
+]
+
+
+class ModelCreate(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+
+    name: str = Field(description="Unique per tenant: lower-case letters, digits, . _ -")
+    description: str = Field(default="", max_length=4000)
+    tags: dict[str, str] = Field(default_factory=dict)
+
+
+class ModelUpdate(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+
+    description: str | None = Field(default=None, max_length=4000)
+    tags: dict[str, str] | None = None
+
+
+class ModelRead(BaseModel):
+    name: str
+    description: str
+    tags: dict[str, str]
+    aliases: dict[str, int]
+    latest_version: int | None
+    created_at: datetime
+    updated_at: datetime
+
+
+class ModelPage(BaseModel):
+    items: list[ModelRead]
+    total: int
+    offset: int
+    limit: int
+
+
+class VersionRead(BaseModel):
+    model: str
+    version: int
+    format: str
+    artifact_uri: str
+    sha256: str
+    size: int
+    signature: Signature
+    params: dict[str, Any]
+    metrics: dict[str, Any]
+    template: str | None
+    source_dataset: str | None
+    description: str
+    tags: dict[str, str]
+    aliases: list[str]
+    created_by: str
+    created_at: datetime
+
+
+class VersionUpdate(BaseModel):
+    """Only the description and tags of a version can change; everything else is immutable."""
+
+    model_config = ConfigDict(extra="forbid")
+
+    description: str | None = Field(default=None, max_length=4000)
+    tags: dict[str, str] | None = None
+
+
+class VersionPage(BaseModel):
+    items: list[VersionRead]
+    total: int
+
+
+class AliasUpdate(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+
+    version: int = Field(ge=1)
+
+
+class AliasRead(BaseModel):
+    model: str
+    alias: str
+    version: int
+    previous_version: int | None
+    updated_at: datetime
+
+
+class AliasEventRead(BaseModel):
+    """One move of an alias, for its history and rollback."""
+
+    alias: str
+    from_version: int | None
+    to_version: int | None
+    actor: str
+    at: datetime

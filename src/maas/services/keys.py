@@ -1,0 +1,187 @@
+"""API keys and tenants: create, list, revoke, and check the key of every request."""
+
+from __future__ import annotations
+
+import hashlib
+import secrets
+import threading
+import time
+from datetime import UTC, datetime
+
+from maas.domain.names import check_name
+from maas.domain.principal import Principal
+from maas.domain.roles import Role
+from maas.errors import AuthenticationError, InvalidParameterError, TenantNotFoundError
+from maas.schemas.keys import KeyCreated, KeyRead
+from maas.store.db import Database
+from maas.store.keys import KeyRecord, KeyRepository, TenantRecord
+
+__all__ = ["DEFAULT_TENANT", "KEY_PREFIX", "KeyService", "hash_secret"]
+
+DEFAULT_TENANT = "default"
+KEY_PREFIX = "maas_"
+
+
+def hash_secret(secret: str) -> str:
+    # Keys carry 256 bits of randomness, so a fast hash is enough: there is nothing to
+    # brute-force, unlike a password.
+    return hashlib.sha256(secret.encode()).hexdigest()
+
+
+class KeyService:
+    """Issues and checks API keys.
+
+    Checked keys are cached for ``cache_seconds`` so a prediction costs no database query;
+    revoking a key through this service drops it from this process's cache at once, and other
+    processes sharing the database stop accepting it within ``cache_seconds``.
+    """
+
+    def __init__(self, db: Database, *, cache_seconds: float = 2.0) -> None:
+        self.db = db
+        self.cache_seconds = cache_seconds
+        self._cache: dict[str, tuple[float, KeyRecord | None]] = {}
+        self._lock = threading.Lock()
+        self._touched: dict[str, float] = {}
+
+    def ensure_bootstrap(self, admin_key: str | None) -> str | None:
+        """Create the default tenant and a first admin key if none exists.
+
+        Returns:
+            The new admin key's secret when one was created now (to show once), else None.
+        """
+        with self.db.writer() as session, session.begin():
+            repo = KeyRepository(session)
+            try:
+                tenant = repo.get_tenant(DEFAULT_TENANT)
+            except TenantNotFoundError:
+                tenant = repo.create_tenant(DEFAULT_TENANT)
+            if repo.count_admin_keys() > 0:
+                return None
+            secret = admin_key or self._new_secret()
+            repo.add_key(
+                tenant=tenant,
+                name="admin",
+                role=Role.ADMIN,
+                prefix=secret[: len(KEY_PREFIX) + 4],
+                secret_hash=hash_secret(secret),
+                expires_at=None,
+            )
+            return secret
+
+    def default_tenant(self) -> TenantRecord:
+        with self.db.session() as session:
+            return KeyRepository(session).get_tenant(DEFAULT_TENANT)
+
+    @staticmethod
+    def _new_secret() -> str:
+        return KEY_PREFIX + secrets.token_urlsafe(32)
+
+    def authenticate(self, secret: str | None) -> Principal:
+        """Check a bearer secret and return who it stands for.
+
+        Raises:
+            AuthenticationError: no key, an unknown key, a revoked or an expired one.
+        """
+        if not secret:
+            raise AuthenticationError(
+                "This route needs an API key: send 'Authorization: Bearer <key>'."
+            )
+        digest = hash_secret(secret)
+        now = time.monotonic()
+        with self._lock:
+            cached = self._cache.get(digest)
+        if cached is not None and now - cached[0] < self.cache_seconds:
+            record = cached[1]
+        else:
+            with self.db.session() as session:
+                record = KeyRepository(session).find_by_hash(digest)
+            with self._lock:
+                if len(self._cache) > 10_000:
+                    self._cache.clear()
+                self._cache[digest] = (now, record)
+        if record is None:
+            raise AuthenticationError("The API key is not valid.")
+        if record.revoked_at is not None:
+            raise AuthenticationError("The API key has been revoked.")
+        if record.expires_at is not None and record.expires_at.replace(
+            tzinfo=record.expires_at.tzinfo or UTC
+        ) <= datetime.now(UTC):
+            raise AuthenticationError("The API key has expired.")
+        self._touch(record.id, now)
+        return Principal(
+            key_id=record.id,
+            key_name=record.name,
+            role=record.role,
+            tenant_id=record.tenant_id,
+            tenant_name=record.tenant_name,
+        )
+
+    def _touch(self, key_id: str, now: float) -> None:
+        # last_used_at is kept to the minute: one write a minute per key, not one a request.
+        with self._lock:
+            last = self._touched.get(key_id)
+            if last is not None and now - last < 60:
+                return
+            self._touched[key_id] = now
+        with self.db.writer() as session, session.begin():
+            KeyRepository(session).touch(key_id, datetime.now(UTC))
+
+    def create_key(
+        self,
+        principal: Principal,
+        *,
+        name: str,
+        role: Role,
+        expires_at: datetime | None = None,
+    ) -> KeyCreated:
+        """Create a key in the caller's tenant; the secret is returned only here.
+
+        Raises:
+            InvalidParameterError: the expiry is in the past.
+        """
+        if expires_at is not None:
+            aware = expires_at if expires_at.tzinfo else expires_at.replace(tzinfo=UTC)
+            if aware <= datetime.now(UTC):
+                raise InvalidParameterError(
+                    "expires_at must be in the future.",
+                    field="expires_at",
+                    expected="a future time",
+                    received=expires_at.isoformat(),
+                )
+            expires_at = aware
+        secret = self._new_secret()
+        with self.db.writer() as session, session.begin():
+            repo = KeyRepository(session)
+            tenant = TenantRecord(principal.tenant_id, principal.tenant_name)
+            read = repo.add_key(
+                tenant=tenant,
+                name=name,
+                role=role,
+                prefix=secret[: len(KEY_PREFIX) + 4],
+                secret_hash=hash_secret(secret),
+                expires_at=expires_at,
+            )
+        return KeyCreated(**read.model_dump(), key=secret)
+
+    def list_keys(self, principal: Principal) -> list[KeyRead]:
+        with self.db.session() as session:
+            tenant = TenantRecord(principal.tenant_id, principal.tenant_name)
+            return KeyRepository(session).list_keys(tenant)
+
+    def revoke_key(self, principal: Principal, key_id: str) -> KeyRead:
+        """Revoke a key of the caller's tenant; it stops working in this process at once.
+
+        Raises:
+            KeyNotFoundError: no such key in the caller's tenant.
+        """
+        with self.db.writer() as session, session.begin():
+            tenant = TenantRecord(principal.tenant_id, principal.tenant_name)
+            read = KeyRepository(session).revoke(tenant, key_id)
+        with self._lock:
+            self._cache.clear()
+        return read
+
+    def create_tenant(self, name: str) -> TenantRecord:
+        check_name(name, field="tenant")
+        with self.db.writer() as session, session.begin():
+            return KeyRepository(session).create_tenant(name)

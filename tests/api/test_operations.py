@@ -1,0 +1,63 @@
+"""Health, readiness, metrics, request ids and the OpenAPI page."""
+
+from __future__ import annotations
+
+from fastapi import FastAPI
+from fastapi.testclient import TestClient
+
+from tests.factories import failure_model, register
+from tests.api.test_predict import ROW
+
+
+def test_health_needs_no_key(anon: TestClient) -> None:
+    assert anon.get("/health/live").json() == {"status": "ok", "checks": {}}
+    ready = anon.get("/health/ready")
+    assert ready.status_code == 200
+    assert ready.json()["checks"] == {"database": "ok"}
+    assert anon.get("/v2/health/live").json() == {"live": True}
+    assert anon.get("/v2/health/ready").json() == {"ready": True}
+
+
+def test_metrics_count_requests_predictions_and_loads(client: TestClient, app: FastAPI) -> None:
+    register(app, "machine-failure", failure_model())
+    for _ in range(3):
+        client.post("/v1/models/machine-failure/predict", json={"rows": [ROW, ROW]})
+    text = client.get("/metrics").text
+    assert 'maas_predictions_total{model="machine-failure",version="1"} 3.0' in text
+    assert 'maas_prediction_rows_total{model="machine-failure",version="1"} 6.0' in text
+    assert 'maas_model_load_duration_seconds_count{model="machine-failure",version="1"} 1.0' in text
+    assert 'route="/v1/models/{ref}/predict"' in text
+    assert "maas_models_loaded 1.0" in text
+
+
+def test_every_response_has_a_request_id(client: TestClient) -> None:
+    r = client.get("/v1/models/nope")
+    assert len(r.headers["x-request-id"]) == 32
+    assert r.json()["instance"] == r.headers["x-request-id"]
+    r = client.get("/v1/models", headers={"X-Request-ID": "abc-123"})
+    assert r.headers["x-request-id"] == "abc-123"
+
+
+def test_unknown_route_is_a_problem_document(client: TestClient) -> None:
+    r = client.get("/v1/nothing-here")
+    assert r.status_code == 404
+    assert r.headers["content-type"] == "application/problem+json"
+
+
+def test_openapi_page_and_operation_ids(anon: TestClient) -> None:
+    doc = anon.get("/openapi.json").json()
+    ops = {
+        op["operationId"]
+        for path in doc["paths"].values()
+        for op in path.values()
+        if isinstance(op, dict) and "operationId" in op
+    }
+    assert {"predict", "list_models", "set_alias", "oip_infer", "create_key"} <= ops
+    assert anon.get("/docs").status_code == 200
+
+
+def test_info_lists_formats_and_who_i_am(client: TestClient) -> None:
+    info = client.get("/v1/info").json()
+    assert {"lightgbm", "onnx"} <= set(info["formats"])
+    assert info["role"] == "admin"
+    assert info["tenant"] == "default"

@@ -1,0 +1,732 @@
+"""The SDK over ``httpx.MockTransport``: request shapes, parsing, and the error round trip."""
+
+from __future__ import annotations
+
+import asyncio
+import email.utils
+import inspect
+import time
+from collections.abc import Callable
+from typing import Any
+
+import httpx
+import orjson
+import pytest
+
+import maas.errors as errors
+from maas import AsyncClient, Client
+from maas.client import USE_CLIENT_DEFAULT
+from maas.domain.roles import Role
+from maas.domain.signature import Signature
+from maas.schemas.keys import KeyCreated, KeyRead
+from maas.schemas.models import (
+    AliasEventRead,
+    AliasRead,
+    ModelPage,
+    ModelRead,
+    VersionPage,
+    VersionRead,
+)
+from maas.schemas.predict import PredictResponse
+from maas.schemas.system import ServerInfo
+
+URL = "http://maas.test"
+KEY = "maas_secret-key"
+NOW = "2024-05-01T10:00:00Z"
+SIGNATURE = {"inputs": [{"name": "torque"}, {"name": "speed"}], "task": "regression"}
+
+MODEL = {
+    "name": "pump-rul",
+    "description": "remaining life",
+    "tags": {"line": "3"},
+    "aliases": {"production": 2},
+    "latest_version": 2,
+    "created_at": NOW,
+    "updated_at": NOW,
+}
+VERSION = {
+    "model": "pump-rul",
+    "version": 2,
+    "format": "onnx",
+    "artifact_uri": "file:///data/pump-rul/2",
+    "sha256": "ab" * 32,
+    "size": 1234,
+    "signature": SIGNATURE,
+    "params": {},
+    "metrics": {"rmse": 1.5},
+    "template": None,
+    "source_dataset": None,
+    "description": "",
+    "tags": {},
+    "aliases": ["production"],
+    "created_by": "admin",
+    "created_at": NOW,
+}
+ALIAS = {
+    "model": "pump-rul",
+    "alias": "production",
+    "version": 2,
+    "previous_version": 1,
+    "updated_at": NOW,
+}
+EVENT = {"alias": "production", "from_version": 1, "to_version": 2, "actor": "a", "at": NOW}
+KEY_READ = {
+    "id": "k1",
+    "name": "ci",
+    "role": "consumer",
+    "tenant": "default",
+    "prefix": "maas_abc",
+    "created_at": NOW,
+    "expires_at": None,
+    "revoked_at": None,
+    "last_used_at": None,
+}
+INFO = {
+    "name": "maas",
+    "version": "0.1.0",
+    "formats": ["onnx"],
+    "templates": [],
+    "tenant": "default",
+    "role": "admin",
+}
+PREDICTION = {"model": "pump-rul", "version": 2, "predictions": [1.0, 2.0]}
+
+
+class FakeServer:
+    """A transport handler that records requests and answers each with one canned response."""
+
+    def __init__(self, status: int = 200, body: Any = None, **kwargs: Any) -> None:
+        self.requests: list[httpx.Request] = []
+        self.status = status
+        self.body = body
+        self.kwargs = kwargs
+
+    def __call__(self, request: httpx.Request) -> httpx.Response:
+        self.requests.append(request)
+        if self.body is None:
+            return httpx.Response(self.status, **self.kwargs)
+        if isinstance(self.body, bytes):
+            return httpx.Response(self.status, content=self.body, **self.kwargs)
+        return httpx.Response(self.status, json=self.body, **self.kwargs)
+
+    @property
+    def last(self) -> httpx.Request:
+        return self.requests[-1]
+
+    def client(self, **kwargs: Any) -> Client:
+        return Client(URL, KEY, transport=httpx.MockTransport(self), **kwargs)
+
+    def async_client(self, **kwargs: Any) -> AsyncClient:
+        return AsyncClient(URL, KEY, transport=httpx.MockTransport(self), **kwargs)
+
+
+def problem(cls: type[errors.MaasError], status: int = 400, **extra: Any) -> dict[str, Any]:
+    return {
+        "type": f"urn:maas:problem:{cls.code}",
+        "title": cls.title,
+        "status": status,
+        "detail": f"{cls.__name__} happened",
+        "instance": "req-1",
+        "code": cls.code,
+        **extra,
+    }
+
+
+# One row per SDK method: the call, the request it must send, and the answer's type.
+CASES: list[tuple[str, Callable[[Any], Any], str, str, dict[str, str], Any, int, Any, type]] = [
+    ("info", lambda c: c.info(), "GET", "/v1/info", {}, None, 200, INFO, ServerInfo),
+    (
+        "list_models",
+        lambda c: c.list_models(q="pump", offset=10, limit=5),
+        "GET",
+        "/v1/models",
+        {"q": "pump", "offset": "10", "limit": "5"},
+        None,
+        200,
+        {"items": [MODEL], "total": 11, "offset": 10, "limit": 5},
+        ModelPage,
+    ),
+    (
+        "get_model",
+        lambda c: c.get_model("pump-rul"),
+        "GET",
+        "/v1/models/pump-rul",
+        {},
+        None,
+        200,
+        MODEL,
+        ModelRead,
+    ),
+    (
+        "create_model",
+        lambda c: c.create_model("pump-rul", description="d", tags={"a": "b"}),
+        "POST",
+        "/v1/models",
+        {},
+        {"name": "pump-rul", "description": "d", "tags": {"a": "b"}},
+        201,
+        MODEL,
+        ModelRead,
+    ),
+    (
+        "update_model",
+        lambda c: c.update_model("pump-rul", description="new"),
+        "PATCH",
+        "/v1/models/pump-rul",
+        {},
+        {"description": "new"},
+        200,
+        MODEL,
+        ModelRead,
+    ),
+    (
+        "delete_model",
+        lambda c: c.delete_model("pump-rul"),
+        "DELETE",
+        "/v1/models/pump-rul",
+        {},
+        None,
+        204,
+        None,
+        type(None),
+    ),
+    (
+        "list_versions",
+        lambda c: c.list_versions("pump-rul"),
+        "GET",
+        "/v1/models/pump-rul/versions",
+        {},
+        None,
+        200,
+        {"items": [VERSION], "total": 1},
+        VersionPage,
+    ),
+    (
+        "get_version",
+        lambda c: c.get_version("pump-rul", 2),
+        "GET",
+        "/v1/models/pump-rul/versions/2",
+        {},
+        None,
+        200,
+        VERSION,
+        VersionRead,
+    ),
+    (
+        "update_version",
+        lambda c: c.update_version("pump-rul", 2, tags={"ok": "yes"}),
+        "PATCH",
+        "/v1/models/pump-rul/versions/2",
+        {},
+        {"tags": {"ok": "yes"}},
+        200,
+        VERSION,
+        VersionRead,
+    ),
+    (
+        "list_aliases",
+        lambda c: c.list_aliases("pump-rul"),
+        "GET",
+        "/v1/models/pump-rul/aliases",
+        {},
+        None,
+        200,
+        [ALIAS],
+        list,
+    ),
+    (
+        "set_alias",
+        lambda c: c.set_alias("pump-rul", "production", 2),
+        "PUT",
+        "/v1/models/pump-rul/aliases/production",
+        {},
+        {"version": 2},
+        200,
+        ALIAS,
+        AliasRead,
+    ),
+    (
+        "delete_alias",
+        lambda c: c.delete_alias("pump-rul", "staging"),
+        "DELETE",
+        "/v1/models/pump-rul/aliases/staging",
+        {},
+        None,
+        204,
+        None,
+        type(None),
+    ),
+    (
+        "rollback_alias",
+        lambda c: c.rollback_alias("pump-rul", "production"),
+        "POST",
+        "/v1/models/pump-rul/aliases/production/rollback",
+        {},
+        None,
+        200,
+        ALIAS,
+        AliasRead,
+    ),
+    (
+        "alias_history",
+        lambda c: c.alias_history("pump-rul", "production"),
+        "GET",
+        "/v1/models/pump-rul/aliases/production/history",
+        {},
+        None,
+        200,
+        [EVENT],
+        list,
+    ),
+    (
+        "predict",
+        lambda c: c.predict("pump-rul@staging", rows=[{"torque": 1.5, "speed": None}]),
+        "POST",
+        "/v1/models/pump-rul@staging/predict",
+        {},
+        {"explain": False, "rows": [{"torque": 1.5, "speed": None}]},
+        200,
+        PREDICTION,
+        PredictResponse,
+    ),
+    (
+        "predict_columns",
+        lambda c: c.predict("pump-rul@3", columns={"torque": [1, 2]}, explain=True),
+        "POST",
+        "/v1/models/pump-rul@3/predict",
+        {},
+        {"explain": True, "columns": {"torque": [1, 2]}},
+        200,
+        PREDICTION,
+        PredictResponse,
+    ),
+    ("list_keys", lambda c: c.list_keys(), "GET", "/v1/keys", {}, None, 200, [KEY_READ], list),
+    (
+        "create_key",
+        lambda c: c.create_key("ci", role="developer", expires_at=None),
+        "POST",
+        "/v1/keys",
+        {},
+        {"name": "ci", "role": "developer", "expires_at": None},
+        201,
+        {**KEY_READ, "key": "maas_new"},
+        KeyCreated,
+    ),
+    (
+        "revoke_key",
+        lambda c: c.revoke_key("k1"),
+        "DELETE",
+        "/v1/keys/k1",
+        {},
+        None,
+        204,
+        None,
+        type(None),
+    ),
+]
+CASE_IDS = [case[0] for case in CASES]
+
+
+def _check_request(
+    request: httpx.Request, method: str, path: str, params: dict[str, str], body: Any
+) -> None:
+    assert request.method == method
+    assert request.url.path == path
+    assert dict(request.url.params) == params
+    assert request.headers["authorization"] == f"Bearer {KEY}"
+    if body is None:
+        assert request.content == b""
+    else:
+        assert request.headers["content-type"] == "application/json"
+        assert orjson.loads(request.content) == body
+
+
+@pytest.mark.parametrize(
+    ("name", "call", "method", "path", "params", "body", "status", "answer", "result_type"),
+    CASES,
+    ids=CASE_IDS,
+)
+def test_client_sends_and_parses_each_operation(
+    name, call, method, path, params, body, status, answer, result_type
+):
+    server = FakeServer(status, answer)
+    with server.client() as client:
+        result = call(client)
+    _check_request(server.last, method, path, params, body)
+    assert isinstance(result, result_type)
+
+
+@pytest.mark.parametrize(
+    ("name", "call", "method", "path", "params", "body", "status", "answer", "result_type"),
+    CASES,
+    ids=CASE_IDS,
+)
+def test_async_client_sends_and_parses_each_operation(
+    name, call, method, path, params, body, status, answer, result_type
+):
+    server = FakeServer(status, answer)
+
+    async def run() -> Any:
+        async with server.async_client() as client:
+            return await call(client)
+
+    result = asyncio.run(run())
+    _check_request(server.last, method, path, params, body)
+    assert isinstance(result, result_type)
+
+
+def test_client_every_public_method_is_tested():
+    public = {n for n, _ in inspect.getmembers(Client, inspect.isfunction) if not n.startswith("_")}
+    tested = {case[0] for case in CASES} | {"upload_onnx", "close", "predict"}
+    assert public - {"close"} <= tested
+
+
+def test_async_client_has_the_same_methods_as_client():
+    def methods(cls: type) -> dict[str, list[str]]:
+        return {
+            n: list(inspect.signature(f).parameters)
+            for n, f in inspect.getmembers(cls, inspect.isfunction)
+            if not n.startswith("_") and n not in {"close", "aclose"}
+        }
+
+    assert methods(AsyncClient) == methods(Client)
+    for name in methods(Client):
+        assert inspect.iscoroutinefunction(getattr(AsyncClient, name)), name
+
+
+def test_client_parses_list_answers_into_schema_items():
+    server = FakeServer(200, [ALIAS, {**ALIAS, "alias": "staging"}])
+    with server.client() as client:
+        aliases = client.list_aliases("pump-rul")
+    assert [a.alias for a in aliases] == ["production", "staging"]
+    assert all(isinstance(a, AliasRead) for a in aliases)
+    server.body = [EVENT]
+    with server.client() as client:
+        assert isinstance(client.alias_history("pump-rul", "production")[0], AliasEventRead)
+    server.body = [KEY_READ]
+    with server.client() as client:
+        assert client.list_keys()[0].role is Role.CONSUMER
+        assert isinstance(client.list_keys()[0], KeyRead)
+
+
+def test_client_without_key_sends_no_authorization_header():
+    server = FakeServer(200, INFO)
+    with Client(URL, transport=httpx.MockTransport(server)) as client:
+        client.info()
+    assert "authorization" not in server.last.headers
+    assert server.last.headers["user-agent"].startswith("maas-python/")
+
+
+def test_client_joins_a_base_url_with_a_prefix():
+    server = FakeServer(200, INFO)
+    with Client("http://maas.test/api/", KEY, transport=httpx.MockTransport(server)) as client:
+        client.info()
+    assert str(server.last.url) == "http://maas.test/api/v1/info"
+
+
+def test_client_quotes_path_segments_but_keeps_the_at_sign():
+    server = FakeServer(200, PREDICTION)
+    with server.client() as client:
+        client.predict("odd name@production", rows=[{"a": 1}])
+    assert server.last.url.raw_path == b"/v1/models/odd%20name@production/predict"
+
+
+@pytest.mark.parametrize("name", ["", ".", ".."])
+def test_client_rejects_names_that_would_change_the_path(name):
+    server = FakeServer(200, MODEL)
+    with server.client() as client, pytest.raises(errors.InvalidParameterError):
+        client.get_model(name)
+    assert server.requests == []
+
+
+def test_client_rejects_a_url_without_scheme():
+    with pytest.raises(errors.InvalidParameterError) as caught:
+        Client("localhost:8000")
+    assert caught.value.field == "url"
+
+
+def test_client_rejects_transport_and_http_client_together():
+    with httpx.Client() as http, pytest.raises(errors.InvalidParameterError):
+        Client(URL, transport=httpx.MockTransport(FakeServer()), http_client=http)
+
+
+def test_client_repr_hides_the_key():
+    with FakeServer().client() as client:
+        assert KEY not in repr(client)
+        assert repr(client) == f"Client(url='{URL}')"
+
+
+def test_client_uses_its_timeout_unless_the_call_gives_one():
+    server = FakeServer(200, INFO)
+    with server.client(timeout=3.0) as client:
+        client.info()
+        assert server.last.extensions["timeout"]["read"] == 3.0
+        client.info(timeout=USE_CLIENT_DEFAULT)
+        assert server.last.extensions["timeout"]["read"] == 3.0
+        client.info(timeout=None)
+        assert server.last.extensions["timeout"]["read"] is None
+        client.info(timeout=httpx.Timeout(1.0, read=9.0))
+        assert server.last.extensions["timeout"]["read"] == 9.0
+
+
+def test_client_leaves_an_injected_http_client_open():
+    server = FakeServer(200, INFO)
+    with httpx.Client(transport=httpx.MockTransport(server)) as http:
+        with Client(URL, KEY, http_client=http) as client:
+            assert client.info().tenant == "default"
+        assert not http.is_closed
+    own = server.client()
+    own.close()
+    assert own._http.is_closed
+
+
+# --- predict -------------------------------------------------------------------------------
+
+
+@pytest.mark.parametrize(
+    ("rows", "columns", "received"),
+    [(None, None, "neither"), ([{"a": 1}], {"a": [1]}, "both")],
+)
+def test_predict_needs_exactly_one_of_rows_and_columns(rows, columns, received):
+    server = FakeServer(200, PREDICTION)
+    with server.client() as client, pytest.raises(errors.InvalidInputError) as caught:
+        client.predict("pump-rul", rows=rows, columns=columns)
+    assert caught.value.received == received
+    assert server.requests == []
+
+
+def test_async_predict_needs_exactly_one_of_rows_and_columns():
+    server = FakeServer(200, PREDICTION)
+
+    async def run() -> None:
+        async with server.async_client() as client:
+            await client.predict("pump-rul")
+
+    with pytest.raises(errors.InvalidInputError):
+        asyncio.run(run())
+    assert server.requests == []
+
+
+def test_predict_sends_numpy_values_and_nan_as_null():
+    np = pytest.importorskip("numpy")
+    server = FakeServer(200, PREDICTION)
+    with server.client() as client:
+        client.predict("pump-rul", columns={"torque": np.array([1.5, np.nan]), "n": np.arange(2)})
+        client.predict("pump-rul", rows=[{"torque": np.float32(2.5), "n": np.int64(3)}])
+    assert orjson.loads(server.requests[0].content)["columns"] == {
+        "torque": [1.5, None],
+        "n": [0, 1],
+    }
+    assert orjson.loads(server.requests[1].content)["rows"] == [{"torque": 2.5, "n": 3}]
+
+
+def test_predict_refuses_input_that_is_not_json():
+    server = FakeServer(200, PREDICTION)
+    with server.client() as client, pytest.raises(errors.InvalidInputError) as caught:
+        client.predict("pump-rul", rows=[{"a": object()}])
+    assert caught.value.field == "rows"
+    assert server.requests == []
+
+
+# --- upload --------------------------------------------------------------------------------
+
+
+def _form_parts(request: httpx.Request) -> dict[str, bytes]:
+    boundary = request.headers["content-type"].split("boundary=")[1].encode()
+    parts = {}
+    for chunk in request.content.split(b"--" + boundary)[1:-1]:
+        head, _, body = chunk.strip(b"\r\n").partition(b"\r\n\r\n")
+        name = head.split(b'name="')[1].split(b'"')[0].decode()
+        parts[name] = body
+    return parts
+
+
+def test_upload_onnx_sends_a_multipart_form(tmp_path):
+    server = FakeServer(201, VERSION)
+    artifact = tmp_path / "pump.onnx"
+    artifact.write_bytes(b"\x08\x07onnx-bytes")
+    with server.client() as client:
+        version = client.upload_onnx(
+            "pump-rul", artifact, SIGNATURE, description="first", tags={"line": "3"}
+        )
+    assert version.version == 2
+    request = server.last
+    assert request.method == "POST"
+    assert request.url.path == "/v1/models/pump-rul/versions"
+    assert request.headers["content-type"].startswith("multipart/form-data")
+    parts = _form_parts(request)
+    assert parts["file"] == b"\x08\x07onnx-bytes"
+    assert b'filename="pump.onnx"' in request.content
+    assert Signature.model_validate_json(parts["signature"]) == Signature.model_validate(SIGNATURE)
+    assert parts["description"] == b"first"
+    assert orjson.loads(parts["tags"]) == {"line": "3"}
+
+
+def test_upload_onnx_takes_bytes_a_str_path_and_a_signature_object(tmp_path):
+    server = FakeServer(201, VERSION)
+    artifact = tmp_path / "m.onnx"
+    artifact.write_bytes(b"abc")
+    with server.client() as client:
+        client.upload_onnx("pump-rul", b"raw", Signature.model_validate(SIGNATURE))
+        client.upload_onnx("pump-rul", str(artifact), SIGNATURE)
+    first, second = (_form_parts(r) for r in server.requests)
+    assert first["file"] == b"raw"
+    assert "description" not in first
+    assert "tags" not in first
+    assert second["file"] == b"abc"
+
+
+def test_async_upload_onnx_reads_the_file(tmp_path):
+    server = FakeServer(201, VERSION)
+    artifact = tmp_path / "m.onnx"
+    artifact.write_bytes(b"async-bytes")
+
+    async def run() -> VersionRead:
+        async with server.async_client() as client:
+            return await client.upload_onnx("pump-rul", artifact, SIGNATURE)
+
+    assert asyncio.run(run()).model == "pump-rul"
+    assert _form_parts(server.last)["file"] == b"async-bytes"
+
+
+def test_upload_onnx_checks_the_signature_before_sending():
+    server = FakeServer(201, VERSION)
+    bad = {"inputs": [{"name": "torque", "dtype": "complex"}]}
+    with server.client() as client, pytest.raises(errors.InvalidParameterError) as caught:
+        client.upload_onnx("pump-rul", b"raw", bad)
+    assert caught.value.field == "signature.inputs.0.dtype"
+    assert caught.value.received == "complex"
+    assert server.requests == []
+
+
+def test_create_key_checks_the_role_before_sending():
+    server = FakeServer(201, {**KEY_READ, "key": "k"})
+    with server.client() as client, pytest.raises(errors.InvalidParameterError) as caught:
+        client.create_key("ci", role="root")
+    assert caught.value.field == "role"
+    assert server.requests == []
+
+
+# --- errors --------------------------------------------------------------------------------
+
+
+@pytest.mark.parametrize("cls", errors.all_error_classes(), ids=lambda c: c.__name__)
+def test_every_error_class_round_trips_through_its_code(cls):
+    body = problem(cls, 418, field="torque", expected="float64", received="string")
+    server = FakeServer(418, body, headers={"content-type": "application/problem+json"})
+    with server.client() as client, pytest.raises(errors.MaasError) as caught:
+        client.get_model("pump-rul")
+    error = caught.value
+    assert type(error) is cls
+    assert error.message == f"{cls.__name__} happened"
+    assert (error.field, error.expected, error.received) == ("torque", "float64", "string")
+    assert error.details["status"] == 418
+    assert error.details["instance"] == "req-1"
+    assert error.details["title"] == cls.title
+
+
+@pytest.mark.parametrize("cls", errors.all_error_classes(), ids=lambda c: c.__name__)
+def test_every_error_class_round_trips_in_the_async_client(cls):
+    server = FakeServer(400, problem(cls))
+
+    async def run() -> None:
+        async with server.async_client() as client:
+            await client.info()
+
+    with pytest.raises(errors.MaasError) as caught:
+        asyncio.run(run())
+    assert type(caught.value) is cls
+
+
+def test_error_keeps_the_servers_details_and_field_errors():
+    field_errors = [{"field": "rows[0].torque", "message": "missing"}]
+    body = problem(
+        errors.InvalidInputError, 422, details={"model": "pump-rul"}, errors=field_errors
+    )
+    with FakeServer(422, body).client() as client, pytest.raises(errors.InvalidInputError) as c:
+        client.info()
+    assert c.value.details["model"] == "pump-rul"
+    assert c.value.details["errors"] == field_errors
+    assert c.value.details["status"] == 422
+
+
+@pytest.mark.parametrize(
+    ("status", "code", "expected"),
+    [
+        (404, "route_not_found", errors.NotFoundError),
+        (404, None, errors.NotFoundError),
+        (409, None, errors.ConflictError),
+        (401, None, errors.AuthenticationError),
+        (403, None, errors.PermissionDeniedError),
+        (413, None, errors.PayloadTooLargeError),
+        (422, None, errors.InvalidInputError),
+        (405, "method_not_allowed", errors.MaasError),
+        (500, "internal_error", errors.MaasError),
+    ],
+)
+def test_unknown_codes_fall_back_to_the_status_class(status, code, expected):
+    body = {"title": "t", "status": status, "detail": "went wrong"}
+    if code is not None:
+        body["code"] = code
+    with FakeServer(status, body).client() as client, pytest.raises(errors.MaasError) as caught:
+        client.info()
+    assert type(caught.value) is expected
+    assert caught.value.message == "went wrong"
+    if code is not None:
+        assert caught.value.details["code"] == code
+
+
+def test_rate_limited_error_takes_retry_after_from_the_header():
+    server = FakeServer(429, problem(errors.RateLimitedError, 429), headers={"Retry-After": "7"})
+    with server.client() as client, pytest.raises(errors.RateLimitedError) as caught:
+        client.predict("pump-rul", rows=[{"a": 1}])
+    assert caught.value.retry_after == 7.0
+
+
+def test_rate_limited_error_reads_an_http_date_retry_after():
+    later = email.utils.formatdate(time.time() + 30, usegmt=True)
+    server = FakeServer(429, problem(errors.RateLimitedError, 429), headers={"Retry-After": later})
+    with server.client() as client, pytest.raises(errors.RateLimitedError) as caught:
+        client.info()
+    assert 25.0 <= caught.value.retry_after <= 31.0
+
+
+def test_rate_limited_error_without_header_waits_a_second():
+    with FakeServer(429, b"slow down").client() as client:
+        with pytest.raises(errors.RateLimitedError) as caught:
+            client.info()
+    assert caught.value.retry_after == 1.0
+
+
+def test_non_json_error_body_becomes_a_maas_error_with_the_status():
+    server = FakeServer(502, b"<html>Bad Gateway</html>", headers={"content-type": "text/html"})
+    with server.client() as client, pytest.raises(errors.MaasError) as caught:
+        client.info()
+    assert type(caught.value) is errors.MaasError
+    assert caught.value.details == {"status": 502}
+    assert "502" in caught.value.message
+    assert "Bad Gateway" in caught.value.message
+
+
+def test_empty_error_body_still_names_the_status():
+    with FakeServer(503).client() as client, pytest.raises(errors.MaasError) as caught:
+        client.info()
+    assert caught.value.details == {"status": 503}
+    assert caught.value.message == "The server answered 503 Service Unavailable."
+
+
+def test_a_malformed_success_answer_is_a_maas_error():
+    with FakeServer(200, {"name": "maas"}).client() as client:
+        with pytest.raises(errors.MaasError) as caught:
+            client.info()
+    assert "not a valid ServerInfo" in caught.value.message
+    assert caught.value.details["status"] == 200
+
+
+def test_connection_errors_stay_httpx_errors():
+    def refuse(request: httpx.Request) -> httpx.Response:
+        raise httpx.ConnectError("refused", request=request)
+
+    with Client(URL, transport=httpx.MockTransport(refuse)) as client:
+        with pytest.raises(httpx.ConnectError):
+            client.info()
