@@ -75,9 +75,10 @@ def test_upload_refuses_onnx_with_external_data(
     client: TestClient, onnx_bytes: bytes, tmp_path: Path
 ) -> None:
     proto = onnx.load_from_string(onnx_bytes)
-    onnx.external_data_helper.convert_model_to_external_data(
-        proto, all_tensors_to_one_file=True, location="../../etc/passwd", size_threshold=0
-    )
+    tensor = onnx.numpy_helper.from_array(np.ones(4, dtype=np.float32), name="weights")
+    onnx.external_data_helper.set_external_data(tensor, location="../../etc/passwd")
+    tensor.ClearField("raw_data")
+    proto.graph.initializer.append(tensor)
     r = _upload(client, "sneaky", proto.SerializeToString())
     assert r.status_code == 422
     assert "external" in r.json()["detail"].lower()

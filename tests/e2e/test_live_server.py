@@ -28,7 +28,7 @@ AUTH = {"Authorization": f"Bearer {ADMIN_KEY}"}
 
 def test_curl_like_prediction(live: LiveServer) -> None:
     r = httpx.post(
-        f"{live.url}/v1/models/machine-failure/predict", json={"rows": [ROW]}, headers=AUTH
+        f"{live.url}/v1/models/machine-failure/predict", json={"rows": [ROW]}, headers=dict(AUTH)
     )
     assert r.status_code == 200
     assert r.json()["model"] == "machine-failure"
@@ -60,9 +60,9 @@ def _triton(live: LiveServer):  # type: ignore[no-untyped-def]
 def test_tritonclient_infers_with_a_classifier(live: LiveServer, binary: bool) -> None:
     http, client = _triton(live)
     assert client.is_server_live()
-    assert client.is_server_ready(headers=AUTH)
-    assert client.is_model_ready("machine-failure", headers=AUTH)
-    meta = client.get_model_metadata("machine-failure", headers=AUTH)
+    assert client.is_server_ready(headers=dict(AUTH))
+    assert client.is_model_ready("machine-failure", headers=dict(AUTH))
+    meta = client.get_model_metadata("machine-failure", headers=dict(AUTH))
     assert [i["name"] for i in meta["inputs"]][:2] == ["type", "air_temperature_k"]
     inputs = []
     for item in meta["inputs"]:
@@ -79,14 +79,14 @@ def test_tritonclient_infers_with_a_classifier(live: LiveServer, binary: bool) -
         http.InferRequestedOutput("probabilities", binary_data=binary),
     ]
     result = client.infer(
-        "machine-failure", inputs, model_version="1", outputs=outputs, headers=AUTH
+        "machine-failure", inputs, model_version="1", outputs=outputs, headers=dict(AUTH)
     )
     probs = result.as_numpy("probabilities")
     assert probs.shape == (2, 2)
     assert np.allclose(probs.sum(axis=1), 1.0, atol=1e-5)
     labels = [v.decode() if isinstance(v, bytes) else v for v in result.as_numpy("predictions")]
     rest = httpx.post(
-        f"{live.url}/v1/models/machine-failure@1/predict", json={"rows": [ROW]}, headers=AUTH
+        f"{live.url}/v1/models/machine-failure@1/predict", json={"rows": [ROW]}, headers=dict(AUTH)
     ).json()
     assert labels[0] == rest["predictions"][0]
     assert np.allclose(probs[0], rest["probabilities"][0], atol=1e-6)
@@ -94,7 +94,7 @@ def test_tritonclient_infers_with_a_classifier(live: LiveServer, binary: bool) -
 
 def test_tritonclient_single_matrix_input_on_a_regressor(live: LiveServer) -> None:
     http, client = _triton(live)
-    meta = client.get_model_metadata("tool-life", headers=AUTH)
+    meta = client.get_model_metadata("tool-life", headers=dict(AUTH))
     assert {i["name"] for i in meta["inputs"]} >= {"torque_nm", "material"}
     tensors = []
     row = {
@@ -110,7 +110,7 @@ def test_tritonclient_single_matrix_input_on_a_regressor(live: LiveServer) -> No
         tensor = http.InferInput(item["name"], [1], item["datatype"])
         tensor.set_data_from_numpy(np.array([value], dtype=dtype))
         tensors.append(tensor)
-    result = client.infer("tool-life", tensors, headers=AUTH)
+    result = client.infer("tool-life", tensors, headers=dict(AUTH))
     assert result.as_numpy("predictions").shape == (1,)
     assert result.get_response()["model_version"] == "1"
 
@@ -120,7 +120,7 @@ def test_tritonclient_errors_are_clear(live: LiveServer) -> None:
     from tritonclient.utils import InferenceServerException
 
     with pytest.raises(InferenceServerException) as info:
-        client.get_model_metadata("no-such-model", headers=AUTH)
+        client.get_model_metadata("no-such-model", headers=dict(AUTH))
     assert "no-such-model" in str(info.value)
 
 
@@ -133,16 +133,16 @@ def test_restart_keeps_models_and_predictions(tmp_path_factory: pytest.TempPathF
     rows = [ROW, {**ROW, "type": "H", "torque_nm": 20.0}]
     try:
         before = httpx.post(
-            f"{first.url}/v1/models/machine-failure/predict", json={"rows": rows}, headers=AUTH
+            f"{first.url}/v1/models/machine-failure/predict", json={"rows": rows}, headers=dict(AUTH)
         ).json()
     finally:
         first.stop()
     second = start_server(settings, prepare=False)
     try:
         after = httpx.post(
-            f"{second.url}/v1/models/machine-failure/predict", json={"rows": rows}, headers=AUTH
+            f"{second.url}/v1/models/machine-failure/predict", json={"rows": rows}, headers=dict(AUTH)
         ).json()
-        versions = httpx.get(f"{second.url}/v1/models/machine-failure/versions", headers=AUTH)
+        versions = httpx.get(f"{second.url}/v1/models/machine-failure/versions", headers=dict(AUTH))
     finally:
         second.stop()
     assert after == before

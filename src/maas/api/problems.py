@@ -80,7 +80,9 @@ def problem_response(
     )
 
 
-def render_error(exc: e.MaasError) -> Response:
+def render_error(exc: e.MaasError, *, v2: bool = False) -> Response:
+    """The problem document of ``exc``; on ``/v2`` routes it also carries the Open Inference
+    Protocol's ``error`` member, which v2 clients (tritonclient, KServe) read."""
     status = status_of(exc)
     headers: dict[str, str] = {}
     if isinstance(exc, e.AuthenticationError):
@@ -99,6 +101,7 @@ def render_error(exc: e.MaasError) -> Response:
         expected=exc.expected,
         received=exc.received,
         **({"details": exc.details} if exc.details else {}),
+        **({"error": exc.message} if v2 else {}),
     )
 
 
@@ -113,9 +116,9 @@ def _field_of(loc: tuple[Any, ...]) -> str:
 def install_problem_handlers(app: FastAPI) -> None:
     """Make every error a problem document: ours, FastAPI's validation, routing, and bugs."""
 
-    async def on_maas_error(_request: Request, exc: Exception) -> Response:
+    async def on_maas_error(request: Request, exc: Exception) -> Response:
         assert isinstance(exc, e.MaasError)
-        return render_error(exc)
+        return render_error(exc, v2=request.url.path.startswith("/v2"))
 
     async def on_validation(_request: Request, exc: Exception) -> Response:
         assert isinstance(exc, RequestValidationError)
