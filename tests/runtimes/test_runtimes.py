@@ -506,7 +506,7 @@ def _entry_point(attribute: str) -> EntryPoint:
 
 
 def test_catalog_lists_the_built_in_runtimes() -> None:
-    assert sorted(RUNTIMES) == ["lightgbm", "onnx"]
+    assert sorted(RUNTIMES) == ["lightgbm", "onnx", "template"]
     assert isinstance(get_runtime("lightgbm"), LightGBMRuntime)
     assert isinstance(get_runtime("onnx"), OnnxRuntime)
 

@@ -81,6 +81,15 @@ class Signature(BaseModel):
     task: Task = Task.REGRESSION
     classes: list[str] | None = None
     """Class labels of a classifier, in the order of its probability columns."""
+    group_by: str | None = None
+    """Input column naming the unit or series each row belongs to, for models that answer per
+    group (remaining useful life per unit, forecasts per series)."""
+    order_by: str | None = None
+    """Input column ordering the rows of a group in time (cycle, timestamp)."""
+    horizon: int | None = Field(default=None, ge=1)
+    """Steps ahead a forecaster predicts."""
+    quantiles: list[float] | None = None
+    """Quantile levels a probabilistic model predicts."""
 
     @model_validator(mode="after")
     def _unique_names(self) -> Signature:
@@ -90,6 +99,10 @@ class Signature(BaseModel):
             raise ValueError(f"input columns must be unique; repeated: {dupes}")
         if self.task is Task.CLASSIFICATION and not self.classes:
             raise ValueError("a classification signature needs its classes")
+        for member in ("group_by", "order_by"):
+            column = getattr(self, member)
+            if column is not None and column not in names:
+                raise ValueError(f"{member} names {column!r}, which is not an input column")
         return self
 
     @property

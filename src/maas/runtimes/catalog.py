@@ -18,6 +18,7 @@ from maas.errors import UnsupportedFormatError
 from maas.runtimes.base import Runtime
 from maas.runtimes.lightgbm import LightGBMRuntime
 from maas.runtimes.onnx import OnnxRuntime
+from maas.runtimes.template import TemplateRuntime
 
 __all__ = [
     "ENTRY_POINT_GROUP",
@@ -30,7 +31,10 @@ __all__ = [
 ENTRY_POINT_GROUP = "maas.runtimes"
 
 RUNTIMES: Mapping[str, Runtime] = MappingProxyType(
-    {runtime.format: runtime for runtime in (LightGBMRuntime(), OnnxRuntime())}
+    {
+        runtime.format: runtime
+        for runtime in (LightGBMRuntime(), OnnxRuntime(), TemplateRuntime())
+    }
 )
 """The built-in runtimes by format; read-only (the runtimes themselves hold no state)."""
 
