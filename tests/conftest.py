@@ -39,7 +39,9 @@ def _sqlalchemy_url(url: str) -> str:
 @pytest.fixture(scope="session")
 def postgres_url() -> str:
     if not PG_URL:
-        pytest.skip("PostgreSQL tests need MAAS_TEST_DATABASE_URL (e.g. postgresql://postgres@127.0.0.1:5432/test)")
+        pytest.skip(
+            "PostgreSQL tests need MAAS_TEST_DATABASE_URL (e.g. postgresql://postgres@127.0.0.1:5432/test)"
+        )
     if not _pg_reachable(PG_URL):
         pytest.skip(f"PostgreSQL at {PG_URL} is not reachable")
     return _sqlalchemy_url(PG_URL)

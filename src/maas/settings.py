@@ -86,9 +86,7 @@ class Settings(BaseSettings):
     def _refuse_unsafe(self) -> Settings:
         if self.admin_key is not None and len(self.admin_key.get_secret_value()) < 16:
             raise ValueError("admin_key must be at least 16 characters long")
-        if self.artifact_uri is not None and not self.artifact_uri.startswith(
-            ("file://", "s3://")
-        ):
+        if self.artifact_uri is not None and not self.artifact_uri.startswith(("file://", "s3://")):
             raise ValueError(
                 f"artifact_uri must start with file:// or s3://, got {self.artifact_uri!r}"
             )
@@ -122,9 +120,7 @@ class Settings(BaseSettings):
             return False
 
 
-def _file_source(
-    settings_cls: type[BaseSettings], path: Path
-) -> PydanticBaseSettingsSource:
+def _file_source(settings_cls: type[BaseSettings], path: Path) -> PydanticBaseSettingsSource:
     if path.suffix == ".json":
         return JsonConfigSettingsSource(settings_cls, json_file=path)
     return TomlConfigSettingsSource(settings_cls, toml_file=path)
@@ -147,8 +143,8 @@ def load_settings(**overrides: Any) -> Settings:
             settings_cls: type[BaseSettings],
             init_settings: PydanticBaseSettingsSource,
             env_settings: PydanticBaseSettingsSource,
-            dotenv_settings: PydanticBaseSettingsSource,
-            file_secret_settings: PydanticBaseSettingsSource,
+            dotenv_settings: PydanticBaseSettingsSource,  # noqa: ARG003
+            file_secret_settings: PydanticBaseSettingsSource,  # noqa: ARG003
         ) -> tuple[PydanticBaseSettingsSource, ...]:
             return (init_settings, env_settings, _file_source(settings_cls, path))
 

@@ -5,8 +5,8 @@ from __future__ import annotations
 from fastapi import FastAPI
 from fastapi.testclient import TestClient
 
-from tests.factories import failure_model, register
 from tests.api.test_predict import ROW
+from tests.factories import failure_model, register
 
 
 def test_health_needs_no_key(anon: TestClient) -> None:

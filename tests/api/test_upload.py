@@ -102,7 +102,9 @@ def test_upload_refuses_bad_signatures(
     assert r.json()["field"].startswith(field_start)
 
 
-def test_upload_signature_that_does_not_fit_the_graph(client: TestClient, onnx_bytes: bytes) -> None:
+def test_upload_signature_that_does_not_fit_the_graph(
+    client: TestClient, onnx_bytes: bytes
+) -> None:
     sig = {**SIGNATURE, "inputs": [{"name": "a"}, {"name": "b"}]}
     r = _upload(client, "misfit", onnx_bytes, sig)
     assert r.status_code == 422

@@ -42,9 +42,7 @@ def test_every_error_has_a_unique_code_and_a_status() -> None:
 
 
 def test_no_grab_bag_modules() -> None:
-    bad = [
-        p for p in SRC.rglob("*.py") if p.stem in {"utils", "helpers", "misc", "common", "util"}
-    ]
+    bad = [p for p in SRC.rglob("*.py") if p.stem in {"utils", "helpers", "misc", "common", "util"}]
     assert bad == []
 
 
@@ -77,9 +75,7 @@ def test_no_pickle_anywhere() -> None:
 
 
 def test_every_setting_is_documented() -> None:
-    undocumented = [
-        name for name, field in Settings.model_fields.items() if not field.description
-    ]
+    undocumented = [name for name, field in Settings.model_fields.items() if not field.description]
     assert undocumented == []
 
 

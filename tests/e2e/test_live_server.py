@@ -133,14 +133,18 @@ def test_restart_keeps_models_and_predictions(tmp_path_factory: pytest.TempPathF
     rows = [ROW, {**ROW, "type": "H", "torque_nm": 20.0}]
     try:
         before = httpx.post(
-            f"{first.url}/v1/models/machine-failure/predict", json={"rows": rows}, headers=dict(AUTH)
+            f"{first.url}/v1/models/machine-failure/predict",
+            json={"rows": rows},
+            headers=dict(AUTH),
         ).json()
     finally:
         first.stop()
     second = start_server(settings, prepare=False)
     try:
         after = httpx.post(
-            f"{second.url}/v1/models/machine-failure/predict", json={"rows": rows}, headers=dict(AUTH)
+            f"{second.url}/v1/models/machine-failure/predict",
+            json={"rows": rows},
+            headers=dict(AUTH),
         ).json()
         versions = httpx.get(f"{second.url}/v1/models/machine-failure/versions", headers=dict(AUTH))
     finally:

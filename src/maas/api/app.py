@@ -71,7 +71,10 @@ def build_services(settings: Settings, metrics: Metrics) -> tuple[Services, Star
     )
     tenant = keys.default_tenant()
     system = Principal(
-        key_id="system", key_name="system", role=Role.ADMIN, tenant_id=tenant.id,
+        key_id="system",
+        key_name="system",
+        role=Role.ADMIN,
+        tenant_id=tenant.id,
         tenant_name=tenant.name,
     )
     installed = install_examples(registry, system) if settings.examples else []

@@ -19,7 +19,7 @@ __all__ = ["RequestMiddleware"]
 log = logging.getLogger("maas.access")
 
 
-class _TooLarge(Exception):
+class _TooLargeError(Exception):
     pass
 
 
@@ -61,7 +61,7 @@ class RequestMiddleware:
         try:
             declared = headers.get(b"content-length")
             if declared is not None and declared.isdigit() and int(declared) > limit:
-                raise _TooLarge
+                raise _TooLargeError
             received = 0
 
             async def limited_receive() -> Message:
@@ -70,11 +70,11 @@ class RequestMiddleware:
                 if message["type"] == "http.request":
                     received += len(message.get("body", b""))
                     if received > limit:
-                        raise _TooLarge
+                        raise _TooLargeError
                 return message
 
             await self.app(scope, limited_receive, send_wrapper)
-        except _TooLarge:
+        except _TooLargeError:
             response = problem_response(
                 413,
                 code=PayloadTooLargeError.code,

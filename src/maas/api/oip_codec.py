@@ -193,7 +193,9 @@ def decode_infer_request(body: bytes, header_length: int | None) -> DecodedReque
     elif not 0 <= header_length <= len(view):
         msg = f"{HEADER_LENGTH_FIELD} {header_length} lies outside the body of {len(view)} bytes."
         bounds = f"0..{len(view)}"
-        raise InvalidInputError(msg, field=HEADER_LENGTH_FIELD, expected=bounds, received=header_length)
+        raise InvalidInputError(
+            msg, field=HEADER_LENGTH_FIELD, expected=bounds, received=header_length
+        )
     try:
         document = orjson.loads(view[:header_length])
     except orjson.JSONDecodeError as exc:

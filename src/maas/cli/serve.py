@@ -51,9 +51,7 @@ def serve(
     typer.echo(f"\n  maas is serving at {url}   (API docs: {url}/docs)")
     if startup.admin_key:
         typer.echo(f"  admin API key (shown once, keep it): {startup.admin_key}")
-        typer.echo(
-            f"  try: curl -H 'Authorization: Bearer {startup.admin_key}' {url}/v1/models\n"
-        )
+        typer.echo(f"  try: curl -H 'Authorization: Bearer {startup.admin_key}' {url}/v1/models\n")
     config = uvicorn.Config(
         app,
         host=settings.host,

@@ -42,7 +42,9 @@ def configure_logging(level: str = "INFO", *, json: bool = True) -> None:
     """Send the ``maas`` and ``uvicorn`` logs to stderr, as JSON lines or plain text."""
     handler = logging.StreamHandler(sys.stderr)
     handler.setFormatter(
-        JsonFormatter() if json else logging.Formatter("%(asctime)s %(levelname)s %(name)s %(message)s")
+        JsonFormatter()
+        if json
+        else logging.Formatter("%(asctime)s %(levelname)s %(name)s %(message)s")
     )
     for name in ("maas", "uvicorn", "uvicorn.error"):
         logger = logging.getLogger(name)

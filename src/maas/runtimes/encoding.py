@@ -200,7 +200,7 @@ def tensors_to_matrix(
     """
     names = signature.input_names
     if len(tensors) == 1 and names[0] not in tensors and _is_numeric_signature(signature):
-        (name, arr), = tensors.items()
+        ((name, arr),) = tensors.items()
         if arr.ndim != 2 or arr.shape[1] != len(names) or arr.dtype.kind not in _NUMERIC_KINDS:
             raise SchemaMismatchError(
                 f"A single input tensor for {model} must be numeric with shape "

@@ -26,4 +26,8 @@ class PredictResponse(BaseModel):
     classes: list[str] | None = None
     probabilities: list[list[float]] | None = None
     contributions: list[dict[str, float]] | None = None
-    """Per row: each input's contribution to the raw score, plus ``_bias``."""
+    """Per prediction: each input's contribution to the raw score, plus ``_bias``."""
+    keys: list[dict[str, Any]] | None = None
+    """For per-unit or per-series models: what each prediction is for."""
+    quantiles: dict[str, list[float]] | None = None
+    """For probabilistic forecasts: quantile level → one value per prediction."""

@@ -218,7 +218,5 @@ class RegistryService:
         """
         with self.db.session() as session:
             repo = RegistryRepository(session, tenant_id)
-            version = (
-                selector if isinstance(selector, int) else repo.resolve_alias(name, selector)
-            )
+            version = selector if isinstance(selector, int) else repo.resolve_alias(name, selector)
             return repo.get_version(name, version)

@@ -5,8 +5,8 @@ from __future__ import annotations
 from datetime import datetime
 from typing import Any
 
-from sqlalchemy import func, or_, select
 from sqlalchemy import exc as sa_exc
+from sqlalchemy import func, or_, select
 from sqlalchemy.orm import Session
 
 from maas.domain.signature import Signature
@@ -82,9 +82,7 @@ class RegistryRepository:
 
     def create_model(self, name: str, *, description: str, tags: dict[str, str]) -> ModelRead:
         if self.model_exists(name):
-            raise AlreadyExistsError(
-                f"Model {name!r} already exists.", field="name", received=name
-            )
+            raise AlreadyExistsError(f"Model {name!r} already exists.", field="name", received=name)
         now = utcnow()
         row = ModelRow(
             tenant_id=self.tenant_id,

@@ -49,9 +49,7 @@ def list_models(
 @router.post("", response_model=ModelRead, status_code=status.HTTP_201_CREATED)
 def create_model(body: ModelCreate, principal: PrincipalDep, registry: RegistryDep) -> ModelRead:
     """Create an empty model (uploading or training a version also creates it)."""
-    return registry.create_model(
-        principal, body.name, description=body.description, tags=body.tags
-    )
+    return registry.create_model(principal, body.name, description=body.description, tags=body.tags)
 
 
 @router.get("/{name}", response_model=ModelRead)

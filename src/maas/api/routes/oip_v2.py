@@ -71,7 +71,9 @@ def _metadata(version: VersionRead, all_versions: list[str]) -> ModelMetadataRes
             )
         )
     outputs.append(
-        TensorMetadata(name="contributions", datatype=Datatype.FP32, shape=[-1, len(sig.inputs) + 1])
+        TensorMetadata(
+            name="contributions", datatype=Datatype.FP32, shape=[-1, len(sig.inputs) + 1]
+        )
     )
     return ModelMetadataResponse(
         name=version.model,
@@ -103,7 +105,7 @@ def oip_server_ready(request: Request) -> Response:
 
 
 @router.get("", response_model=ServerMetadataResponse)
-def oip_server_metadata(principal: PrincipalDep) -> ServerMetadataResponse:
+def oip_server_metadata(_principal: PrincipalDep) -> ServerMetadataResponse:
     """v2 server metadata."""
     return ServerMetadataResponse(
         name="maas", version=package_version(), extensions=["binary_tensor_data"]
@@ -139,7 +141,9 @@ def _ready_response(serving: ServingService, version: VersionRead) -> Response:
 
 
 @router.get("/models/{model_name}/ready")
-def oip_model_ready(model_name: ModelName, principal: PrincipalDep, serving: ServingDep) -> Response:
+def oip_model_ready(
+    model_name: ModelName, principal: PrincipalDep, serving: ServingDep
+) -> Response:
     """200 once the model is loaded and can answer (it is loaded now if it was not)."""
     return _ready_response(serving, serving.resolve(principal.tenant_id, model_name))
 

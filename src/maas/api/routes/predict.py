@@ -100,6 +100,10 @@ def render_served(served: Served) -> dict[str, Any]:
     if pred.probabilities is not None:
         out["classes"] = sig.classes
         out["probabilities"] = pred.probabilities
+    if pred.keys is not None:
+        out["keys"] = pred.keys
+    if pred.quantiles is not None:
+        out["quantiles"] = {q: np.asarray(v).tolist() for q, v in pred.quantiles.items()}
     if pred.contributions is not None:
         names = [*sig.input_names, "_bias"]
         contrib = np.asarray(pred.contributions, dtype=np.float64).round(6)

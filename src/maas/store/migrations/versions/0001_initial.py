@@ -28,7 +28,9 @@ def upgrade() -> None:
         "api_keys",
         sa.Column("id", sa.String(36), primary_key=True),
         sa.Column(
-            "tenant_id", sa.String(36), sa.ForeignKey("tenants.id", ondelete="CASCADE"),
+            "tenant_id",
+            sa.String(36),
+            sa.ForeignKey("tenants.id", ondelete="CASCADE"),
             nullable=False,
         ),
         sa.Column("name", sa.String(100), nullable=False),
@@ -45,7 +47,9 @@ def upgrade() -> None:
         "models",
         sa.Column("id", sa.Integer, primary_key=True, autoincrement=True),
         sa.Column(
-            "tenant_id", sa.String(36), sa.ForeignKey("tenants.id", ondelete="CASCADE"),
+            "tenant_id",
+            sa.String(36),
+            sa.ForeignKey("tenants.id", ondelete="CASCADE"),
             nullable=False,
         ),
         sa.Column("name", sa.String(64), nullable=False),
@@ -59,7 +63,9 @@ def upgrade() -> None:
         "model_versions",
         sa.Column("id", sa.Integer, primary_key=True, autoincrement=True),
         sa.Column(
-            "model_id", sa.Integer, sa.ForeignKey("models.id", ondelete="CASCADE"),
+            "model_id",
+            sa.Integer,
+            sa.ForeignKey("models.id", ondelete="CASCADE"),
             nullable=False,
         ),
         sa.Column("version", sa.Integer, nullable=False),
@@ -81,7 +87,9 @@ def upgrade() -> None:
     op.create_table(
         "model_aliases",
         sa.Column(
-            "model_id", sa.Integer, sa.ForeignKey("models.id", ondelete="CASCADE"),
+            "model_id",
+            sa.Integer,
+            sa.ForeignKey("models.id", ondelete="CASCADE"),
             primary_key=True,
         ),
         sa.Column("alias", sa.String(40), primary_key=True),
@@ -93,7 +101,9 @@ def upgrade() -> None:
         "model_alias_events",
         sa.Column("id", sa.Integer, primary_key=True, autoincrement=True),
         sa.Column(
-            "model_id", sa.Integer, sa.ForeignKey("models.id", ondelete="CASCADE"),
+            "model_id",
+            sa.Integer,
+            sa.ForeignKey("models.id", ondelete="CASCADE"),
             nullable=False,
         ),
         sa.Column("alias", sa.String(40), nullable=False),
