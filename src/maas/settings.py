@@ -28,7 +28,7 @@ class Settings(BaseSettings):
     )
 
     data_dir: Path = Path("maas-data")
-    """Folder holding the embedded database, the local artifact store and logs."""
+    """Folder holding the embedded database (SQLite) and the local artifact store."""
 
     database_url: str | None = None
     """SQLAlchemy URL of the registry database; default: SQLite file `maas.db` in `data_dir`.

@@ -87,3 +87,9 @@ def test_every_module_opens_with_a_docstring() -> None:
         if ast.get_docstring(ast.parse(path.read_text())) is None:
             missing.append(str(path.relative_to(SRC)))
     assert missing == []
+
+
+def test_configuration_page_lists_every_setting() -> None:
+    page = (SRC.parents[1] / "docs" / "configuration.md").read_text()
+    missing = [name for name in Settings.model_fields if f"MAAS_{name.upper()}" not in page]
+    assert missing == []
