@@ -14,7 +14,10 @@ from tests.factories import register, system_principal, tool_life_model
 def test_concurrent_registrations_and_alias_moves(tmp_path: Path, database_url: str | None) -> None:
     app = create_app(
         Settings(
-            data_dir=tmp_path / "data", examples=False, admin_key=ADMIN_KEY, database_url=database_url
+            data_dir=tmp_path / "data",
+            examples=False,
+            admin_key=ADMIN_KEY,
+            database_url=database_url,
         )
     )
     trained = tool_life_model()
