@@ -23,7 +23,8 @@ The tree (``api/problems.py`` maps each branch to an HTTP status; the SDK maps t
     ├── PermissionDeniedError
     ├── LimitExceededError
     │   ├── PayloadTooLargeError
-    │   └── RateLimitedError
+    │   ├── RateLimitedError
+    │   └── ModelTimeoutError
     ├── IntegrityError
     ├── NotFittedError (also ValueError, AttributeError)
     └── ModelExecutionError
@@ -48,6 +49,7 @@ __all__ = [
     "MaasError",
     "ModelExecutionError",
     "ModelNotFoundError",
+    "ModelTimeoutError",
     "NotFittedError",
     "NotFoundError",
     "PayloadTooLargeError",
@@ -200,6 +202,13 @@ class RateLimitedError(LimitExceededError):
     def __init__(self, message: str, *, retry_after: float = 1.0, **kwargs: Any) -> None:
         super().__init__(message, **kwargs)
         self.retry_after = retry_after
+
+
+class ModelTimeoutError(LimitExceededError):
+    """A prediction ran longer than the configured timeout."""
+
+    code = "model_timeout"
+    title = "Model execution timed out"
 
 
 class IntegrityError(MaasError):

@@ -66,6 +66,17 @@ class Settings(BaseSettings):
     max_rows: int = Field(default=200_000, gt=0)
     """Most rows accepted in one prediction request (413 beyond)."""
 
+    rate_limit_per_second: float = Field(default=500.0, ge=0)
+    """Requests per second each API key may make, per server process (0 turns the limit
+    off). Beyond it: 429 with Retry-After."""
+
+    rate_limit_burst: int = Field(default=1000, ge=1)
+    """Requests a key may make at once before the per-second rate applies."""
+
+    predict_timeout_seconds: float = Field(default=30.0, gt=0)
+    """Longest a prediction may run before the caller gets 504 (the model's thread is left to
+    finish; its result is dropped)."""
+
     model_cache_size: int = Field(default=32, gt=0)
     """How many loaded model versions stay in memory per process (least recently used leave)."""
 

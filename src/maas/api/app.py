@@ -11,10 +11,11 @@ from fastapi import FastAPI
 from fastapi.routing import APIRoute
 
 from maas.api.deps import Services
+from maas.api.limits import RateLimiter
 from maas.api.middleware import RequestMiddleware
 from maas.api.permissions import ANY_KEY, PUBLIC, ROUTE_ROLES
 from maas.api.problems import install_problem_handlers
-from maas.api.routes import health, info, keys, models, oip_v2, predict
+from maas.api.routes import health, info, keys, models, oip_v2, predict, tenants
 from maas.api.routes.info import package_version
 from maas.domain.principal import Principal
 from maas.domain.roles import Role
@@ -81,7 +82,10 @@ def build_services(settings: Settings, metrics: Metrics) -> tuple[Services, Star
     if settings.examples:
         models_, _ = registry.list_models(system, limit=100)
         serving.warm(tenant.id, [m.name for m in models_ if "production" in m.aliases])
-    services = Services(settings=settings, keys=keys, registry=registry, serving=serving)
+    limiter = RateLimiter(settings.rate_limit_per_second, settings.rate_limit_burst)
+    services = Services(
+        settings=settings, keys=keys, registry=registry, serving=serving, limiter=limiter
+    )
     return services, Startup(
         admin_key=admin_key if settings.admin_key is None else None, examples=installed
     )
@@ -120,6 +124,7 @@ def create_app(settings: Settings) -> FastAPI:
         models.router,
         predict.router,
         keys.router,
+        tenants.router,
         oip_v2.router,
     ):
         app.include_router(router)

@@ -7,6 +7,7 @@ from typing import Annotated
 
 from fastapi import Depends, Request
 
+from maas.api.limits import RateLimiter
 from maas.api.permissions import needed_role
 from maas.domain.principal import Principal
 from maas.errors import PermissionDeniedError
@@ -32,6 +33,7 @@ class Services:
     keys: KeyService
     registry: RegistryService
     serving: ServingService
+    limiter: RateLimiter
 
 
 def bearer_secret(request: Request) -> str | None:
@@ -48,9 +50,10 @@ def _services(request: Request) -> Services:
     return request.app.state.services  # type: ignore[no-any-return]
 
 
-def _principal(request: Request) -> Principal:
+async def _principal(request: Request) -> Principal:
     services = _services(request)
     principal = services.keys.authenticate(bearer_secret(request))
+    services.limiter.check(principal.key_id)
     route = request.scope.get("route")
     needed = needed_role(getattr(route, "name", ""))  # every route has a rule: checked at start
     if needed is not None and not principal.role.allows(needed):
@@ -65,19 +68,19 @@ def _principal(request: Request) -> Principal:
     return principal
 
 
-def _settings(request: Request) -> Settings:
+async def _settings(request: Request) -> Settings:
     return _services(request).settings
 
 
-def _registry(request: Request) -> RegistryService:
+async def _registry(request: Request) -> RegistryService:
     return _services(request).registry
 
 
-def _serving(request: Request) -> ServingService:
+async def _serving(request: Request) -> ServingService:
     return _services(request).serving
 
 
-def _keys(request: Request) -> KeyService:
+async def _keys(request: Request) -> KeyService:
     return _services(request).keys
 
 

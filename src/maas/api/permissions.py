@@ -50,6 +50,9 @@ ROUTE_ROLES: dict[str, Role] = {
     "predict": Role.CONSUMER,
     "oip_infer": Role.CONSUMER,
     "oip_infer_version": Role.CONSUMER,
+    # tenants (admins of the default tenant only; checked again in the service)
+    "list_tenants": Role.ADMIN,
+    "create_tenant": Role.ADMIN,
     # keys
     "list_keys": Role.ADMIN,
     "create_key": Role.ADMIN,

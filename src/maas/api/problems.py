@@ -30,6 +30,7 @@ STATUS: dict[type[e.MaasError], int] = {
     e.LimitExceededError: 429,
     e.PayloadTooLargeError: 413,
     e.RateLimitedError: 429,
+    e.ModelTimeoutError: 504,
     e.IntegrityError: 500,
     e.NotFittedError: 500,
     e.ModelExecutionError: 500,

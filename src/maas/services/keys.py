@@ -11,8 +11,14 @@ from datetime import UTC, datetime
 from maas.domain.names import check_name
 from maas.domain.principal import Principal
 from maas.domain.roles import Role
-from maas.errors import AuthenticationError, InvalidParameterError, TenantNotFoundError
+from maas.errors import (
+    AuthenticationError,
+    InvalidParameterError,
+    PermissionDeniedError,
+    TenantNotFoundError,
+)
 from maas.schemas.keys import KeyCreated, KeyRead
+from maas.schemas.tenants import TenantCreated, TenantRead
 from maas.store.db import Database
 from maas.store.keys import KeyRecord, KeyRepository, TenantRecord
 
@@ -182,6 +188,37 @@ class KeyService:
         return read
 
     def create_tenant(self, name: str) -> TenantRecord:
-        check_name(name, field="tenant")
+        """Raises: InvalidNameError, AlreadyExistsError."""
+        check_name(name, field="name")
         with self.db.writer() as session, session.begin():
             return KeyRepository(session).create_tenant(name)
+
+    @staticmethod
+    def _require_platform_admin(principal: Principal) -> None:
+        if principal.role is not Role.ADMIN or principal.tenant_name != DEFAULT_TENANT:
+            raise PermissionDeniedError(
+                "Only admins of the installation's first tenant "
+                f"({DEFAULT_TENANT!r}) manage tenants.",
+                field="authorization",
+                expected=f"an admin key of tenant {DEFAULT_TENANT!r}",
+                received=f"a {principal.role.value} key of tenant {principal.tenant_name!r}",
+            )
+
+    def onboard_tenant(self, principal: Principal, name: str) -> TenantCreated:
+        """Create a tenant and its first admin key (shown once).
+
+        Raises:
+            PermissionDeniedError: the caller is not an admin of the default tenant.
+            InvalidNameError, AlreadyExistsError.
+        """
+        self._require_platform_admin(principal)
+        tenant = self.create_tenant(name)
+        admin = Principal(principal.key_id, principal.key_name, Role.ADMIN, tenant.id, tenant.name)
+        created = self.create_key(admin, name="admin", role=Role.ADMIN)
+        return TenantCreated(name=tenant.name, created_at=created.created_at, admin_key=created.key)
+
+    def list_tenants(self, principal: Principal) -> list[TenantRead]:
+        """Raises: PermissionDeniedError unless the caller is an admin of the default tenant."""
+        self._require_platform_admin(principal)
+        with self.db.session() as session:
+            return KeyRepository(session).list_tenants()

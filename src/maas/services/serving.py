@@ -152,6 +152,42 @@ class ServingService:
                 received=n,
             )
 
+    def prepare(
+        self,
+        principal: Principal,
+        ref: str,
+        *,
+        rows: Sequence[Mapping[str, Any]] | None = None,
+        columns: Mapping[str, Sequence[Any]] | None = None,
+        version: int | None = None,
+    ) -> tuple[VersionRead, np.ndarray]:
+        """Resolve ``ref`` and encode the input for it, without predicting yet.
+
+        Raises:
+            InvalidInputError, SchemaMismatchError, PayloadTooLargeError, NotFoundError.
+        """
+        if (rows is None) == (columns is None):
+            raise InvalidInputError(
+                "Send exactly one of 'rows' (a list of objects) or 'columns' (name → list).",
+                field="rows",
+                expected="rows or columns",
+                received="both" if rows is not None else "neither",
+            )
+        found = self.resolve(principal.tenant_id, ref, version)
+        model = f"model {found.model!r}"
+        if rows is not None:
+            self._check_rows(len(rows))
+            return found, rows_to_matrix(rows, found.signature, model=model)
+        assert columns is not None
+        n = max((len(v) for v in columns.values() if isinstance(v, Sequence)), default=0)
+        self._check_rows(n)
+        return found, columns_to_matrix(columns, found.signature, model=model)
+
+    def is_fast(self, version: VersionRead, rows: int) -> bool:
+        """Whether a prediction is small and on a trusted format, so it may run inline on the
+        event loop instead of a worker thread (with its timeout)."""
+        return rows <= 256 and version.format == "lightgbm"
+
     def predict(
         self,
         principal: Principal,
@@ -170,23 +206,7 @@ class ServingService:
             PayloadTooLargeError: more rows than allowed.
             NotFoundError: the model, alias or version does not exist (for this tenant).
         """
-        if (rows is None) == (columns is None):
-            raise InvalidInputError(
-                "Send exactly one of 'rows' (a list of objects) or 'columns' (name → list).",
-                field="rows",
-                expected="rows or columns",
-                received="both" if rows is not None else "neither",
-            )
-        found = self.resolve(principal.tenant_id, ref, version)
-        model = f"model {found.model!r}"
-        if rows is not None:
-            self._check_rows(len(rows))
-            x = rows_to_matrix(rows, found.signature, model=model)
-        else:
-            assert columns is not None
-            n = max((len(v) for v in columns.values() if isinstance(v, Sequence)), default=0)
-            self._check_rows(n)
-            x = columns_to_matrix(columns, found.signature, model=model)
+        found, x = self.prepare(principal, ref, rows=rows, columns=columns, version=version)
         return self.predict_matrix(found, x, explain=explain)
 
     def predict_matrix(self, version: VersionRead, x: np.ndarray, *, explain: bool) -> Served:

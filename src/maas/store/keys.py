@@ -12,6 +12,7 @@ from sqlalchemy.orm import Session
 from maas.domain.roles import Role
 from maas.errors import AlreadyExistsError, KeyNotFoundError, TenantNotFoundError
 from maas.schemas.keys import KeyRead
+from maas.schemas.tenants import TenantRead
 from maas.store.tables import ApiKeyRow, TenantRow, utcnow
 
 __all__ = ["KeyRecord", "KeyRepository", "TenantRecord"]
@@ -55,6 +56,10 @@ class KeyRepository:
         self.session.add(row)
         self.session.flush()
         return TenantRecord(row.id, row.name)
+
+    def list_tenants(self) -> list[TenantRead]:
+        rows = self.session.scalars(select(TenantRow).order_by(TenantRow.name)).all()
+        return [TenantRead(name=r.name, created_at=r.created_at) for r in rows]
 
     # keys -------------------------------------------------------------------------------
 

@@ -14,12 +14,12 @@ from typing import Annotated, Any
 import numpy as np
 from fastapi import APIRouter, Path, Request
 from fastapi.responses import Response
-from starlette.concurrency import run_in_threadpool
 
 from maas.api.deps import PrincipalDep, ServingDep
 from maas.api.oip_codec import HEADER_LENGTH_FIELD, decode_infer_request, encode_infer_response
 from maas.api.routes.health import _ready
 from maas.api.routes.info import package_version
+from maas.api.routes.predict import run_prediction
 from maas.domain.principal import Principal
 from maas.domain.signature import ColumnType, Signature, Task
 from maas.errors import InvalidInputError, InvalidParameterError, SchemaMismatchError
@@ -212,10 +212,9 @@ async def _infer(
     explain = explain or "contributions" in wants
     x = tensors_to_matrix(decoded.inputs, version.signature, model=f"model {version.model!r}")
     started = time.perf_counter()
-    if x.shape[0] <= 256:
-        served = serving.predict_matrix(version, x, explain=explain)
-    else:
-        served = await run_in_threadpool(serving.predict_matrix, version, x, explain=explain)
+    served = await run_prediction(
+        request, serving, lambda: (version, x), explain=explain, inline=x.shape[0] <= 256
+    )
     request.app.state.metrics.observe_prediction(
         version.model, version.version, int(x.shape[0]), time.perf_counter() - started
     )

@@ -2,7 +2,9 @@
 
 from __future__ import annotations
 
+import asyncio
 import time
+from collections.abc import Callable
 from typing import Annotated, Any
 
 import numpy as np
@@ -12,15 +14,21 @@ from fastapi.responses import Response
 from starlette.concurrency import run_in_threadpool
 
 from maas.api.deps import PrincipalDep, ServingDep
-from maas.errors import InvalidInputError, MalformedRequestError, UnsupportedMediaTypeError
+from maas.errors import (
+    InvalidInputError,
+    MalformedRequestError,
+    ModelTimeoutError,
+    UnsupportedMediaTypeError,
+)
+from maas.schemas.models import VersionRead
 from maas.schemas.predict import PredictRequest, PredictResponse
-from maas.services.serving import Served
+from maas.services.serving import Served, ServingService
 
 router = APIRouter(prefix="/v1/models", tags=["prediction"])
 
 _INLINE_ROWS = 256
-"""Requests up to this many rows run on the event loop (faster than a thread hop); larger
-ones go to the thread pool so they never stall other requests."""
+"""Requests up to this many rows are encoded on the event loop (faster than a thread hop);
+larger ones go to the thread pool so they never stall other requests."""
 
 _ALLOWED_KEYS = frozenset(PredictRequest.model_fields)
 
@@ -89,6 +97,38 @@ def _parse_predict(data: Any) -> tuple[Any, Any, bool]:
     return rows, columns, explain
 
 
+async def run_prediction(
+    request: Request,
+    serving: ServingService,
+    prepare: Callable[[], tuple[VersionRead, np.ndarray]],
+    *,
+    explain: bool,
+    inline: bool,
+) -> Served:
+    """Encode and predict: small requests on trusted formats inline on the event loop (no
+    thread hop), everything else on a worker thread under the configured timeout.
+
+    Raises:
+        ModelTimeoutError: the model ran longer than ``predict_timeout_seconds``.
+    """
+    if inline:
+        version, x = prepare()
+        if serving.is_fast(version, int(x.shape[0])):
+            return serving.predict_matrix(version, x, explain=explain)
+    else:
+        version, x = await run_in_threadpool(prepare)
+    timeout = request.app.state.services.settings.predict_timeout_seconds
+    try:
+        return await asyncio.wait_for(
+            run_in_threadpool(serving.predict_matrix, version, x, explain=explain), timeout
+        )
+    except TimeoutError as exc:
+        raise ModelTimeoutError(
+            f"Model {version.model!r} version {version.version} took longer than {timeout:g} s.",
+            expected=f"<= {timeout:g} s",
+        ) from exc
+
+
 def render_served(served: Served) -> dict[str, Any]:
     version, pred = served.version, served.prediction
     sig = version.signature
@@ -138,22 +178,14 @@ async def predict(
     rows, columns, explain = _parse_predict(
         read_json_body(await request.body(), request.headers.get("content-type"))
     )
-    n = len(rows) if rows is not None else 0
     started = time.perf_counter()
-    if n <= _INLINE_ROWS and columns is None:
-        served = serving.predict(
-            principal, ref, rows=rows, columns=columns, explain=explain, version=version
-        )
-    else:
-        served = await run_in_threadpool(
-            serving.predict,
-            principal,
-            ref,
-            rows=rows,
-            columns=columns,
-            explain=explain,
-            version=version,
-        )
+    served = await run_prediction(
+        request,
+        serving,
+        lambda: serving.prepare(principal, ref, rows=rows, columns=columns, version=version),
+        explain=explain,
+        inline=rows is not None and len(rows) <= _INLINE_ROWS,
+    )
     elapsed = time.perf_counter() - started
     request.app.state.metrics.observe_prediction(
         served.version.model,
