@@ -38,7 +38,7 @@ def test_rate_limit_answers_429_with_retry_after(tmp_path: Path) -> None:
         assert int(r.headers["retry-after"]) >= 1
         # the bucket is the key's, whatever the route
         assert c.post("/v1/keys", json={"name": "o", "role": "viewer"}).status_code == 429
-    app.state.services.registry.db.dispose()
+    app.state.services.close()
 
 
 def test_rate_limiter_refills() -> None:

@@ -22,7 +22,7 @@ def reg_app(tmp_path: Path, database_url: str | None) -> Iterator[FastAPI]:
     )
     application = create_app(settings)
     yield application
-    application.state.services.registry.db.dispose()
+    application.state.services.close()
 
 
 @pytest.fixture

@@ -44,7 +44,7 @@ def test_concurrent_registrations_and_alias_moves(tmp_path: Path, database_url: 
     assert set(aliases) == {"production", "line-0", "line-1", "line-2"}
     history = registry.alias_history(who, "tool-life", "production")
     assert history[-1].to_version == aliases["production"]
-    app.state.services.registry.db.dispose()
+    app.state.services.close()
 
 
 def _retrying(fn, arg, retry_on, attempts: int = 5):  # type: ignore[no-untyped-def]

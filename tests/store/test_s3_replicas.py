@@ -44,4 +44,4 @@ def test_replicas_share_models_through_s3(
         answer = b.post("/v1/models/machine-failure/predict", json={"rows": [ROW]}).json()
         assert answer["version"] == 2
     for app in (one, two):
-        app.state.services.registry.db.dispose()
+        app.state.services.close()

@@ -26,6 +26,7 @@ from maas.services.registry import RegistryService
 from maas.services.serving import ServingService
 from maas.settings import Settings
 from maas.store.artifacts.catalog import open_artifact_store
+from maas.store.changes import open_feed
 from maas.store.db import Database, migrate
 
 __all__ = ["Startup", "build_services", "create_app"]
@@ -51,11 +52,13 @@ def build_services(settings: Settings, metrics: Metrics) -> tuple[Services, Star
     db = Database.from_settings(settings)
     migrate(db)
     artifacts = open_artifact_store(settings)
+    feed = open_feed(db.url)
     serving: ServingService | None = None
 
     def on_change(tenant_id: str, name: str) -> None:
         if serving is not None:
             serving.invalidate(tenant_id, name)
+        feed.publish()
 
     registry = RegistryService(db, artifacts, on_change=on_change)
     serving = ServingService(
@@ -65,8 +68,9 @@ def build_services(settings: Settings, metrics: Metrics) -> tuple[Services, Star
         resolve_seconds=settings.resolve_cache_seconds,
         max_rows=settings.max_rows,
         on_load=metrics.observe_load,
+        feed=feed,
     )
-    keys = KeyService(db, cache_seconds=settings.resolve_cache_seconds)
+    keys = KeyService(db, cache_seconds=settings.resolve_cache_seconds, feed=feed)
     admin_key = keys.ensure_bootstrap(
         settings.admin_key.get_secret_value() if settings.admin_key else None
     )
@@ -84,7 +88,12 @@ def build_services(settings: Settings, metrics: Metrics) -> tuple[Services, Star
         serving.warm(tenant.id, [m.name for m in models_ if "production" in m.aliases])
     limiter = RateLimiter(settings.rate_limit_per_second, settings.rate_limit_burst)
     services = Services(
-        settings=settings, keys=keys, registry=registry, serving=serving, limiter=limiter
+        settings=settings,
+        keys=keys,
+        registry=registry,
+        serving=serving,
+        limiter=limiter,
+        feed=feed,
     )
     return services, Startup(
         admin_key=admin_key if settings.admin_key is None else None, examples=installed
@@ -99,7 +108,7 @@ def create_app(settings: Settings) -> FastAPI:
     @asynccontextmanager
     async def lifespan(_app: FastAPI) -> AsyncIterator[None]:
         yield
-        services.registry.db.dispose()
+        services.close()
         log.info("maas stopped")
 
     app = FastAPI(

@@ -15,6 +15,7 @@ from maas.services.keys import KeyService
 from maas.services.registry import RegistryService
 from maas.services.serving import ServingService
 from maas.settings import Settings
+from maas.store.changes import ChangeFeed
 
 __all__ = [
     "KeysDep",
@@ -34,6 +35,12 @@ class Services:
     registry: RegistryService
     serving: ServingService
     limiter: RateLimiter
+    feed: ChangeFeed
+
+    def close(self) -> None:
+        """Stop the change feed's listener and close the database pool."""
+        self.feed.close()
+        self.registry.db.dispose()
 
 
 def bearer_secret(request: Request) -> str | None:

@@ -19,6 +19,7 @@ from maas.errors import (
 )
 from maas.schemas.keys import KeyCreated, KeyRead
 from maas.schemas.tenants import TenantCreated, TenantRead
+from maas.store.changes import ChangeFeed, LocalChangeFeed
 from maas.store.db import Database
 from maas.store.keys import KeyRecord, KeyRepository, TenantRecord
 
@@ -37,14 +38,18 @@ def hash_secret(secret: str) -> str:
 class KeyService:
     """Issues and checks API keys.
 
-    Checked keys are cached for ``cache_seconds`` so a prediction costs no database query;
-    revoking a key through this service drops it from this process's cache at once, and other
-    processes sharing the database stop accepting it within ``cache_seconds``.
+    Checked keys are cached for ``cache_seconds`` so a prediction costs no database query.
+    Revoking a key publishes on the installation's change feed, which every process checks
+    before trusting its cache: the key stops working everywhere at once.
     """
 
-    def __init__(self, db: Database, *, cache_seconds: float = 2.0) -> None:
+    def __init__(
+        self, db: Database, *, cache_seconds: float = 2.0, feed: ChangeFeed | None = None
+    ) -> None:
         self.db = db
         self.cache_seconds = cache_seconds
+        self.feed: ChangeFeed = feed or LocalChangeFeed()
+        self._generation = self.feed.generation()
         self._cache: dict[str, tuple[float, KeyRecord | None]] = {}
         self._lock = threading.Lock()
         self._touched: dict[str, float] = {}
@@ -94,7 +99,11 @@ class KeyService:
             )
         digest = hash_secret(secret)
         now = time.monotonic()
+        generation = self.feed.generation()
         with self._lock:
+            if generation != self._generation:  # a key changed somewhere: trust nothing cached
+                self._cache.clear()
+                self._generation = generation
             cached = self._cache.get(digest)
         if cached is not None and now - cached[0] < self.cache_seconds:
             record = cached[1]
@@ -185,6 +194,7 @@ class KeyService:
             read = KeyRepository(session).revoke(tenant, key_id)
         with self._lock:
             self._cache.clear()
+        self.feed.publish()
         return read
 
     def create_tenant(self, name: str) -> TenantRecord:

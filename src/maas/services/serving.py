@@ -19,6 +19,7 @@ from maas.runtimes.catalog import get_runtime
 from maas.runtimes.encoding import columns_to_matrix, rows_to_matrix
 from maas.schemas.models import VersionRead
 from maas.services.registry import RegistryService
+from maas.store.changes import ChangeFeed, LocalChangeFeed
 from maas.store.artifacts.base import ArtifactStore
 
 __all__ = ["Served", "ServingService"]
@@ -38,8 +39,8 @@ class Served:
 class ServingService:
     """Resolves refs and runs predictions without touching the database on the hot path.
 
-    Two caches: ref → version (trusted for ``resolve_seconds``, dropped at once when this
-    process changes the model, so other replicas follow alias moves within that time) and
+    Two caches: ref → version (trusted for ``resolve_seconds`` at most, and dropped at once
+    when the installation's change feed says a model changed, in this process or another) and
     artifact → loaded predictor (bounded LRU; versions are immutable, so it never goes stale).
     """
 
@@ -52,7 +53,10 @@ class ServingService:
         resolve_seconds: float = 2.0,
         max_rows: int = 200_000,
         on_load: LoadListener | None = None,
+        feed: ChangeFeed | None = None,
     ) -> None:
+        self.feed: ChangeFeed = feed or LocalChangeFeed()
+        self._generation = self.feed.generation()
         self.registry = registry
         self.artifacts = artifacts
         self.cache_size = cache_size
@@ -83,6 +87,11 @@ class ServingService:
             selector = version
         key = (tenant_id, name, selector)
         now = time.monotonic()
+        generation = self.feed.generation()
+        if generation != self._generation:  # an alias moved somewhere: forget every ref
+            with self._lock:
+                self._refs.clear()
+                self._generation = generation
         cached = self._refs.get(key)
         if cached is not None and now - cached[0] < self.resolve_seconds:
             return cached[1]
