@@ -13,7 +13,7 @@ from tests.conftest import ADMIN_KEY
 from tests.factories import failure_model, register
 
 schemathesis = pytest.importorskip("schemathesis", reason="schemathesis is not installed")
-from hypothesis import HealthCheck  # noqa: E402
+from hypothesis import HealthCheck, given  # noqa: E402
 from hypothesis import settings as hypothesis_settings  # noqa: E402
 
 AUTH = {"Authorization": f"Bearer {ADMIN_KEY}"}
@@ -28,20 +28,28 @@ def fuzz_app(tmp_path_factory: pytest.TempPathFactory) -> Iterator[FastAPI]:
     app.state.services.close()
 
 
-@pytest.fixture(scope="module")
-def api_schema(fuzz_app: FastAPI):  # type: ignore[no-untyped-def]
-    return schemathesis.openapi.from_asgi("/openapi.json", fuzz_app)
+def test_no_generated_request_gets_a_server_error(fuzz_app: FastAPI) -> None:
+    # Driven by hand rather than by schemathesis' pytest plugin, which does not follow
+    # pytest 9 yet: one hypothesis run per operation of the OpenAPI document.
+    schema = schemathesis.openapi.from_asgi("/openapi.json", fuzz_app)
+    checked = 0
+    for result in schema.get_all_operations():
+        operation = result.ok()
 
+        @given(case=operation.as_strategy())
+        @hypothesis_settings(
+            max_examples=12, deadline=None, suppress_health_check=list(HealthCheck), database=None
+        )
+        def check(case) -> None:  # type: ignore[no-untyped-def]
+            response = case.call(headers=AUTH)
+            where = (case.method, case.formatted_path, response.text[:300])
+            assert response.status_code < 500, where
+            if response.status_code >= 400:
+                content_type = response.headers.get("content-type")
+                if isinstance(content_type, list):
+                    content_type = content_type[0]
+                assert content_type == "application/problem+json", where
 
-schema = schemathesis.pytest.from_fixture("api_schema")
-
-
-@schema.parametrize()
-@hypothesis_settings(
-    max_examples=15, deadline=None, suppress_health_check=list(HealthCheck), database=None
-)
-def test_no_generated_request_gets_a_server_error(case) -> None:  # type: ignore[no-untyped-def]
-    response = case.call(headers=AUTH)
-    assert response.status_code < 500, (case.method, case.formatted_path, response.text[:500])
-    if response.status_code >= 400:
-        assert response.headers["content-type"].startswith("application/problem+json")
+        check()
+        checked += 1
+    assert checked >= 25
