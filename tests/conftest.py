@@ -78,7 +78,7 @@ def settings(tmp_path: Path) -> Settings:
 def app(settings: Settings) -> Iterator[FastAPI]:
     application = create_app(settings)
     yield application
-    application.state.services.registry.db.dispose()
+    application.state.services.close()
 
 
 @pytest.fixture
