@@ -33,6 +33,8 @@ from maas.runtimes.base import Prediction
 __all__ = ["LightGBMPredictor", "LightGBMRuntime", "dump_lightgbm_artifact"]
 
 _BINARY_OBJECTIVES = ("binary", "cross_entropy", "xentropy")
+_PARALLEL_ROWS = 5_000
+"""Batches at least this large predict on all cores."""
 _MULTICLASS_OBJECTIVES = ("multiclass", "softmax", "multiclassova", "ova", "ovr")
 
 
@@ -91,10 +93,15 @@ class LightGBMPredictor:
         x = self._as_matrix(x)
         if len(x) == 0:
             return self._empty(explain)
+        # OpenMP's thread start-up and spinning cost far more than a small batch's work (and
+        # fight the server's own threads for the cores): small batches run on one thread.
+        threads = 1 if len(x) < _PARALLEL_ROWS else 0
         try:
-            raw = np.asarray(self._booster.predict(x))
+            raw = np.asarray(self._booster.predict(x, num_threads=threads))
             contributions = (
-                np.asarray(self._booster.predict(x, pred_contrib=True)) if explain else None
+                np.asarray(self._booster.predict(x, pred_contrib=True, num_threads=threads))
+                if explain
+                else None
             )
         except lgb.basic.LightGBMError as exc:
             raise ModelExecutionError(f"LightGBM failed to predict: {exc}") from exc

@@ -12,6 +12,7 @@ from sqlalchemy import (
     ForeignKey,
     Index,
     Integer,
+    LargeBinary,
     String,
     Text,
     UniqueConstraint,
@@ -24,8 +25,11 @@ __all__ = [
     "AliasEventRow",
     "AliasRow",
     "ApiKeyRow",
+    "AuditHeadRow",
+    "AuditRow",
     "Base",
     "ModelRow",
+    "TenantKeyRow",
     "TenantRow",
     "VersionRow",
     "utcnow",
@@ -51,7 +55,9 @@ class UTCDateTime(TypeDecorator[datetime]):
         return value
 
     def process_result_value(
-        self, value: datetime | None, dialect: Dialect  # noqa: ARG002
+        self,
+        value: datetime | None,
+        dialect: Dialect,  # noqa: ARG002
     ) -> datetime | None:
         if value is not None and value.tzinfo is None:
             value = value.replace(tzinfo=UTC)
@@ -143,3 +149,52 @@ class AliasEventRow(Base):
     to_version: Mapped[int | None] = mapped_column(Integer)
     actor: Mapped[str] = mapped_column(String(100))
     at: Mapped[datetime] = mapped_column(default=utcnow)
+
+
+class AuditRow(Base):
+    """One record of the audit hash chain (append only; see ``domain.audit_chain``).
+
+    ``tenant_id`` has no foreign key on purpose: the record outlives its tenant."""
+
+    __tablename__ = "audit_log"
+    __table_args__ = (Index("ix_audit_log_tenant_seq", "tenant_id", "seq"),)
+
+    seq: Mapped[int] = mapped_column(BigInteger, primary_key=True, autoincrement=False)
+    at: Mapped[datetime] = mapped_column()
+    tenant_id: Mapped[str | None] = mapped_column(String(36))
+    actor: Mapped[str] = mapped_column(String(200))
+    action: Mapped[str] = mapped_column(String(64))
+    resource: Mapped[str] = mapped_column(Text)
+    outcome: Mapped[str] = mapped_column(String(16))
+    request_id: Mapped[str | None] = mapped_column(String(128))
+    details: Mapped[dict[str, Any]] = mapped_column()
+    prev_hash: Mapped[str] = mapped_column(String(64))
+    hash: Mapped[str] = mapped_column(String(64))
+
+
+class AuditHeadRow(Base):
+    """The chain's head: the last ``seq`` and ``hash``, one row (``id`` 1), updated in the same
+    transaction as every append, so that deleting the last records is detected."""
+
+    __tablename__ = "audit_head"
+
+    id: Mapped[int] = mapped_column(Integer, primary_key=True, autoincrement=False)
+    seq: Mapped[int] = mapped_column(BigInteger)
+    hash: Mapped[str] = mapped_column(String(64))
+    updated_at: Mapped[datetime] = mapped_column(default=utcnow)
+
+
+class TenantKeyRow(Base):
+    """A tenant's data key, wrapped (AES-GCM) by the master key ``master_key_id`` names.
+
+    Keyed by tenant and version so that a new data key can be added later while blobs sealed
+    with an older one (their header names the version) still open."""
+
+    __tablename__ = "tenant_keys"
+
+    tenant_id: Mapped[str] = mapped_column(String(36), primary_key=True)
+    key_version: Mapped[int] = mapped_column(Integer, primary_key=True, autoincrement=False)
+    wrapped_key: Mapped[bytes] = mapped_column(LargeBinary)
+    master_key_id: Mapped[str] = mapped_column(String(32))
+    created_at: Mapped[datetime] = mapped_column(default=utcnow)
+    rotated_at: Mapped[datetime | None] = mapped_column(default=None)
