@@ -3,6 +3,8 @@ optional TOML/JSON config file. The only module that reads the environment."""
 
 from __future__ import annotations
 
+import base64
+import binascii
 import ipaddress
 import os
 from pathlib import Path
@@ -77,6 +79,26 @@ class Settings(BaseSettings):
     """Longest a prediction may run before the caller gets 504 (the model's thread is left to
     finish; its result is dropped)."""
 
+    failed_auth_per_second: float = Field(default=5.0, ge=0)
+    """Requests without a valid key each client address may make a second (burst 4×);
+    beyond it: 429. Slows key guessing and keeps denied-request audit records bounded."""
+
+    master_key: SecretStr | None = None
+    """Master key for encryption at rest: 32 bytes as 64 hex digits or base64. Wraps the
+    per-tenant data keys that encrypt artifacts (AES-256-GCM)."""
+
+    master_key_file: Path | None = None
+    """File holding the master key (raw 32 bytes, hex or base64). On the embedded defaults,
+    when neither this nor `master_key` is set, `maas serve` creates `master.key` in `data_dir`
+    at first start, so artifacts are encrypted from the start."""
+
+    allow_plaintext_artifacts: bool = False
+    """Read artifacts stored before encryption was turned on. Off: every artifact must be
+    encrypted, so a tampered header cannot pass a blob off as plaintext."""
+
+    audit_flush_seconds: float = Field(default=10.0, gt=0)
+    """How often aggregated prediction counts are written to the audit trail."""
+
     model_cache_size: int = Field(default=32, gt=0)
     """How many loaded model versions stay in memory per process (least recently used leave)."""
 
@@ -97,6 +119,8 @@ class Settings(BaseSettings):
     def _refuse_unsafe(self) -> Settings:
         if self.admin_key is not None and len(self.admin_key.get_secret_value()) < 16:
             raise ValueError("admin_key must be at least 16 characters long")
+        if self.master_key is not None and not _looks_like_key(self.master_key.get_secret_value()):
+            raise ValueError("master_key must be 32 bytes as 64 hex digits or as base64")
         if self.artifact_uri is not None and not self.artifact_uri.startswith(("file://", "s3://")):
             raise ValueError(
                 f"artifact_uri must start with file:// or s3://, got {self.artifact_uri!r}"
@@ -121,6 +145,11 @@ class Settings(BaseSettings):
         return (self.data_dir / "artifacts").resolve().as_uri()
 
     @property
+    def embedded(self) -> bool:
+        """Whether both the database and the artifacts live in ``data_dir`` (one machine)."""
+        return self.database_url is None and self.artifact_uri is None
+
+    @property
     def binds_loopback(self) -> bool:
         """Whether ``host`` is a loopback address (only this machine can connect)."""
         if self.host == "localhost":
@@ -129,6 +158,24 @@ class Settings(BaseSettings):
             return ipaddress.ip_address(self.host).is_loopback
         except ValueError:
             return False
+
+
+def _looks_like_key(text: str) -> bool:
+    text = text.strip()
+    if len(text) == 64:
+        try:
+            bytes.fromhex(text)
+        except ValueError:
+            return False
+        return True
+    padded = text + "=" * (-len(text) % 4)
+    for altchars in (None, b"-_"):
+        try:
+            if len(base64.b64decode(padded, altchars=altchars, validate=True)) == 32:
+                return True
+        except (ValueError, binascii.Error):
+            continue
+    return False
 
 
 def _file_source(settings_cls: type[BaseSettings], path: Path) -> PydanticBaseSettingsSource:

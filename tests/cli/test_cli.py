@@ -375,6 +375,8 @@ def test_predict_sends_big_inputs_in_batches_pinned_to_one_version(run, server, 
         "classes": None,
         "probabilities": None,
         "contributions": None,
+        "keys": None,
+        "quantiles": None,
     }
     assert [r.url.path for r in server.requests] == [
         "/v1/models/pump-rul/predict",

@@ -3,6 +3,8 @@
 from __future__ import annotations
 
 import logging
+import os
+import secrets
 from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
 from dataclasses import dataclass
@@ -15,17 +17,21 @@ from maas.api.limits import RateLimiter
 from maas.api.middleware import RequestMiddleware
 from maas.api.permissions import ANY_KEY, PUBLIC, ROUTE_ROLES
 from maas.api.problems import install_problem_handlers
+from maas.api.routes import audit as audit_routes
 from maas.api.routes import health, info, keys, models, oip_v2, predict, tenants
 from maas.api.routes.info import package_version
 from maas.domain.principal import Principal
 from maas.domain.roles import Role
 from maas.observability.metrics import Metrics
+from maas.services.audit import AuditService
 from maas.services.examples import install_examples
 from maas.services.keys import KeyService
 from maas.services.registry import RegistryService
 from maas.services.serving import ServingService
 from maas.settings import Settings
+from maas.store.artifacts.base import ArtifactStore
 from maas.store.artifacts.catalog import open_artifact_store
+from maas.store.artifacts.encryption import EncryptedArtifactStore, Keyring, load_master_key
 from maas.store.changes import open_feed
 from maas.store.db import Database, migrate
 
@@ -51,8 +57,9 @@ def build_services(settings: Settings, metrics: Metrics) -> tuple[Services, Star
     """Open the database (migrating it) and the artifact store; build the services."""
     db = Database.from_settings(settings)
     migrate(db)
-    artifacts = open_artifact_store(settings)
+    artifacts = _artifact_store(settings, db)
     feed = open_feed(db.url)
+    audit = AuditService(db)
     serving: ServingService | None = None
 
     def on_change(tenant_id: str, name: str) -> None:
@@ -60,7 +67,7 @@ def build_services(settings: Settings, metrics: Metrics) -> tuple[Services, Star
             serving.invalidate(tenant_id, name)
         feed.publish()
 
-    registry = RegistryService(db, artifacts, on_change=on_change)
+    registry = RegistryService(db, artifacts, on_change=on_change, audit=audit)
     serving = ServingService(
         registry,
         artifacts,
@@ -70,7 +77,7 @@ def build_services(settings: Settings, metrics: Metrics) -> tuple[Services, Star
         on_load=metrics.observe_load,
         feed=feed,
     )
-    keys = KeyService(db, cache_seconds=settings.resolve_cache_seconds, feed=feed)
+    keys = KeyService(db, cache_seconds=settings.resolve_cache_seconds, feed=feed, audit=audit)
     admin_key = keys.ensure_bootstrap(
         settings.admin_key.get_secret_value() if settings.admin_key else None
     )
@@ -87,16 +94,46 @@ def build_services(settings: Settings, metrics: Metrics) -> tuple[Services, Star
         models_, _ = registry.list_models(system, limit=100)
         serving.warm(tenant.id, [m.name for m in models_ if "production" in m.aliases])
     limiter = RateLimiter(settings.rate_limit_per_second, settings.rate_limit_burst)
+    anonymous_limiter = RateLimiter(
+        settings.failed_auth_per_second, max(1, int(4 * settings.failed_auth_per_second))
+    )
+    audit.start_flusher(settings.audit_flush_seconds)
     services = Services(
         settings=settings,
         keys=keys,
         registry=registry,
         serving=serving,
         limiter=limiter,
+        anonymous_limiter=anonymous_limiter,
         feed=feed,
+        audit=audit,
     )
     return services, Startup(
         admin_key=admin_key if settings.admin_key is None else None, examples=installed
+    )
+
+
+def _artifact_store(settings: Settings, db: Database) -> ArtifactStore:
+    """The configured store, encrypting when a master key is given, or on the embedded
+    defaults (where a key file is made in the data folder at first start)."""
+    store = open_artifact_store(settings)
+    key_file = settings.master_key_file
+    if settings.master_key is None and key_file is None and settings.embedded:
+        key_file = settings.data_dir / "master.key"
+        if not key_file.exists():
+            key_file.parent.mkdir(parents=True, exist_ok=True)
+            fd = os.open(key_file, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600)
+            with os.fdopen(fd, "w") as out:
+                out.write(secrets.token_hex(32) + "\n")
+            log.info(
+                "created master key file %s (move it off this disk for real protection)", key_file
+            )
+    master = load_master_key(settings.master_key, key_file)
+    if master is None:
+        log.warning("artifacts are stored unencrypted: set MAAS_MASTER_KEY or MAAS_MASTER_KEY_FILE")
+        return store
+    return EncryptedArtifactStore(
+        store, Keyring(db, master), allow_plaintext=settings.allow_plaintext_artifacts
     )
 
 
@@ -134,6 +171,7 @@ def create_app(settings: Settings) -> FastAPI:
         predict.router,
         keys.router,
         tenants.router,
+        audit_routes.router,
         oip_v2.router,
     ):
         app.include_router(router)

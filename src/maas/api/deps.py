@@ -10,7 +10,8 @@ from fastapi import Depends, Request
 from maas.api.limits import RateLimiter
 from maas.api.permissions import needed_role
 from maas.domain.principal import Principal
-from maas.errors import PermissionDeniedError
+from maas.errors import AuthenticationError, PermissionDeniedError
+from maas.services.audit import AuditService
 from maas.services.keys import KeyService
 from maas.services.registry import RegistryService
 from maas.services.serving import ServingService
@@ -18,6 +19,7 @@ from maas.settings import Settings
 from maas.store.changes import ChangeFeed
 
 __all__ = [
+    "AuditDep",
     "KeysDep",
     "PrincipalDep",
     "RegistryDep",
@@ -35,10 +37,13 @@ class Services:
     registry: RegistryService
     serving: ServingService
     limiter: RateLimiter
+    anonymous_limiter: RateLimiter
     feed: ChangeFeed
+    audit: AuditService
 
     def close(self) -> None:
-        """Stop the change feed's listener and close the database pool."""
+        """Flush the audit counts, stop the change feed and close the database pool."""
+        self.audit.close()
         self.feed.close()
         self.registry.db.dispose()
 
@@ -59,11 +64,20 @@ def _services(request: Request) -> Services:
 
 async def _principal(request: Request) -> Principal:
     services = _services(request)
-    principal = services.keys.authenticate(bearer_secret(request))
+    secret = bearer_secret(request)
+    try:
+        principal = services.keys.authenticate(secret)
+    except AuthenticationError:
+        # Failed attempts are limited per client address before anything else happens: this
+        # slows key guessing and bounds the denied-request records in the audit trail.
+        client = request.client.host if request.client else "unknown"
+        services.anonymous_limiter.check("addr:" + client)
+        raise
     services.limiter.check(principal.key_id)
     route = request.scope.get("route")
     needed = needed_role(getattr(route, "name", ""))  # every route has a rule: checked at start
     if needed is not None and not principal.role.allows(needed):
+        request.state.denied_principal = principal
         raise PermissionDeniedError(
             f"A {principal.role.value!r} key may not do this; it needs a {needed.value!r} key "
             "or a stronger one.",
@@ -91,8 +105,13 @@ async def _keys(request: Request) -> KeyService:
     return _services(request).keys
 
 
+async def _audit(request: Request) -> AuditService:
+    return _services(request).audit
+
+
 PrincipalDep = Annotated[Principal, Depends(_principal)]
 SettingsDep = Annotated[Settings, Depends(_settings)]
 RegistryDep = Annotated[RegistryService, Depends(_registry)]
 ServingDep = Annotated[ServingService, Depends(_serving)]
 KeysDep = Annotated[KeyService, Depends(_keys)]
+AuditDep = Annotated[AuditService, Depends(_audit)]

@@ -53,6 +53,8 @@ ROUTE_ROLES: dict[str, Role] = {
     # tenants (admins of the default tenant only; checked again in the service)
     "list_tenants": Role.ADMIN,
     "create_tenant": Role.ADMIN,
+    # audit
+    "export_audit": Role.ADMIN,
     # keys
     "list_keys": Role.ADMIN,
     "create_key": Role.ADMIN,

@@ -114,11 +114,34 @@ def _field_of(loc: tuple[Any, ...]) -> str:
     return out or ".".join(str(p) for p in loc)
 
 
+def _record_denial(request: Request, exc: e.MaasError) -> None:
+    """Every denied request goes to the audit trail: who (if known), what, from where."""
+    services = request.app.state.services
+    principal = getattr(request.state, "principal", None) or getattr(
+        request.state, "denied_principal", None
+    )
+    route = request.scope.get("route")
+    services.audit.record(
+        principal,
+        action=getattr(route, "name", None) or "unmatched",
+        resource=f"{request.method} {request.url.path}",
+        outcome="denied",
+        request_id=request_id_var.get(),
+        details={
+            "code": exc.code,
+            "reason": exc.message,
+            "client": request.client.host if request.client else None,
+        },
+    )
+
+
 def install_problem_handlers(app: FastAPI) -> None:
     """Make every error a problem document: ours, FastAPI's validation, routing, and bugs."""
 
     async def on_maas_error(request: Request, exc: Exception) -> Response:
         assert isinstance(exc, e.MaasError)
+        if isinstance(exc, e.AuthenticationError | e.PermissionDeniedError):
+            _record_denial(request, exc)
         return render_error(exc, v2=request.url.path.startswith("/v2"))
 
     async def on_validation(_request: Request, exc: Exception) -> Response:

@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import contextvars
 import logging
 import sys
 from datetime import UTC, datetime
@@ -10,11 +9,10 @@ from typing import Any
 
 import orjson
 
+from maas.domain.request_context import request_id_var
+
 __all__ = ["configure_logging", "request_id_var"]
 
-request_id_var: contextvars.ContextVar[str | None] = contextvars.ContextVar(
-    "maas_request_id", default=None
-)
 
 _STANDARD = set(logging.makeLogRecord({}).__dict__) | {"message", "asctime", "color_message"}
 

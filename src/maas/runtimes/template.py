@@ -22,24 +22,17 @@ import numpy as np
 
 from maas.domain.signature import Signature
 from maas.errors import InvalidParameterError, UnsupportedFormatError
+from maas.ml.templates.artifact import (
+    TEMPLATE_ARTIFACT,
+    TEMPLATE_ARTIFACT_VERSION,
+    dump_template_artifact,
+)
 from maas.ml.templates.catalog import get_template
 from maas.runtimes.base import Prediction
 
 __all__ = ["TEMPLATE_ARTIFACT", "TemplatePredictor", "TemplateRuntime", "dump_template_artifact"]
 
-TEMPLATE_ARTIFACT = "template"
-_VERSION = 1
-
-
-def dump_template_artifact(template: str, state: dict[str, Any]) -> bytes:
-    """Serialise a template's JSON state as a ``template`` artifact (deterministic bytes)."""
-    envelope = {
-        "maas_artifact": TEMPLATE_ARTIFACT,
-        "artifact_version": _VERSION,
-        "template": template,
-        "state": state,
-    }
-    return json.dumps(envelope, sort_keys=True, separators=(",", ":"), allow_nan=False).encode()
+_VERSION = TEMPLATE_ARTIFACT_VERSION
 
 
 class TemplatePredictor:

@@ -19,6 +19,8 @@ from maas.errors import (
 )
 from maas.schemas.keys import KeyCreated, KeyRead
 from maas.schemas.tenants import TenantCreated, TenantRead
+from maas.services.audit import AuditService
+from maas.services.recording import record_change
 from maas.store.changes import ChangeFeed, LocalChangeFeed
 from maas.store.db import Database
 from maas.store.keys import KeyRecord, KeyRepository, TenantRecord
@@ -44,8 +46,14 @@ class KeyService:
     """
 
     def __init__(
-        self, db: Database, *, cache_seconds: float = 2.0, feed: ChangeFeed | None = None
+        self,
+        db: Database,
+        *,
+        cache_seconds: float = 2.0,
+        feed: ChangeFeed | None = None,
+        audit: AuditService | None = None,
     ) -> None:
+        self.audit = audit
         self.db = db
         self.cache_seconds = cache_seconds
         self.feed: ChangeFeed = feed or LocalChangeFeed()
@@ -69,13 +77,21 @@ class KeyService:
             if repo.count_admin_keys() > 0:
                 return None
             secret = admin_key or self._new_secret()
-            repo.add_key(
+            read = repo.add_key(
                 tenant=tenant,
                 name="admin",
                 role=Role.ADMIN,
                 prefix=secret[: len(KEY_PREFIX) + 4],
                 secret_hash=hash_secret(secret),
                 expires_at=None,
+            )
+            bootstrap = Principal("bootstrap", "first start", Role.ADMIN, tenant.id, tenant.name)
+            record_change(
+                session,
+                bootstrap,
+                "key.create",
+                f"key:{read.id}",
+                {"name": "admin", "role": "admin"},
             )
             return secret
 
@@ -176,6 +192,17 @@ class KeyService:
                 secret_hash=hash_secret(secret),
                 expires_at=expires_at,
             )
+            record_change(
+                session,
+                principal,
+                "key.create",
+                f"key:{read.id}",
+                {
+                    "name": name,
+                    "role": role.value,
+                    "expires_at": expires_at.isoformat() if expires_at else None,
+                },
+            )
         return KeyCreated(**read.model_dump(), key=secret)
 
     def list_keys(self, principal: Principal) -> list[KeyRead]:
@@ -192,6 +219,7 @@ class KeyService:
         with self.db.writer() as session, session.begin():
             tenant = TenantRecord(principal.tenant_id, principal.tenant_name)
             read = KeyRepository(session).revoke(tenant, key_id)
+            record_change(session, principal, "key.revoke", f"key:{key_id}", {"name": read.name})
         with self._lock:
             self._cache.clear()
         self.feed.publish()
@@ -222,7 +250,10 @@ class KeyService:
             InvalidNameError, AlreadyExistsError.
         """
         self._require_platform_admin(principal)
-        tenant = self.create_tenant(name)
+        check_name(name, field="name")
+        with self.db.writer() as session, session.begin():
+            tenant = KeyRepository(session).create_tenant(name)
+            record_change(session, principal, "tenant.create", f"tenant:{name}")
         admin = Principal(principal.key_id, principal.key_name, Role.ADMIN, tenant.id, tenant.name)
         created = self.create_key(admin, name="admin", role=Role.ADMIN)
         return TenantCreated(name=tenant.name, created_at=created.created_at, admin_key=created.key)

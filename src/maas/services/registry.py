@@ -13,6 +13,8 @@ from maas.domain.signature import Signature
 from maas.errors import MaasError
 from maas.runtimes.catalog import get_runtime
 from maas.schemas.models import AliasEventRead, AliasRead, ModelRead, VersionRead
+from maas.services.audit import AuditService
+from maas.services.recording import record_change
 from maas.store.artifacts.base import ArtifactStore
 from maas.store.db import Database
 from maas.store.registry import NewVersion, RegistryRepository
@@ -36,7 +38,9 @@ class RegistryService:
         artifacts: ArtifactStore,
         *,
         on_change: ChangeListener | None = None,
+        audit: AuditService | None = None,
     ) -> None:
+        self.audit = audit
         self.db = db
         self.artifacts = artifacts
         self._on_change = on_change
@@ -66,9 +70,11 @@ class RegistryService:
         """Raises: InvalidNameError, AlreadyExistsError."""
         check_name(name, field="name")
         with self.db.writer() as session, session.begin():
-            return RegistryRepository(session, principal.tenant_id).create_model(
+            created = RegistryRepository(session, principal.tenant_id).create_model(
                 name, description=description, tags=tags or {}
             )
+            record_change(session, principal, "model.create", f"model:{name}")
+            return created
 
     def get_model(self, principal: Principal, name: str) -> ModelRead:
         """Raises: ModelNotFoundError."""
@@ -85,14 +91,25 @@ class RegistryService:
     ) -> ModelRead:
         """Raises: ModelNotFoundError."""
         with self.db.writer() as session, session.begin():
-            return RegistryRepository(session, principal.tenant_id).update_model(
+            updated = RegistryRepository(session, principal.tenant_id).update_model(
                 name, description=description, tags=tags
             )
+            record_change(
+                session,
+                principal,
+                "model.update",
+                f"model:{name}",
+                {"description": description is not None, "tags": tags},
+            )
+            return updated
 
     def delete_model(self, principal: Principal, name: str) -> None:
         """Delete a model, its versions, aliases and artifacts. Raises: ModelNotFoundError."""
         with self.db.writer() as session, session.begin():
             uris = RegistryRepository(session, principal.tenant_id).delete_model(name)
+            record_change(
+                session, principal, "model.delete", f"model:{name}", {"versions": len(uris)}
+            )
         self._changed(principal.tenant_id, name)
         for uri in uris:
             try:
@@ -145,6 +162,13 @@ class RegistryService:
         try:
             with self.db.writer() as session, session.begin():
                 version = RegistryRepository(session, principal.tenant_id).add_version(name, new)
+                record_change(
+                    session,
+                    principal,
+                    "version.register",
+                    f"model:{name}@{version.version}",
+                    {"format": format, "sha256": stored.sha256, "template": template},
+                )
         except BaseException:
             self.artifacts.delete(stored.uri)
             raise
@@ -170,9 +194,11 @@ class RegistryService:
         tags: dict[str, str] | None = None,
     ) -> VersionRead:
         with self.db.writer() as session, session.begin():
-            return RegistryRepository(session, principal.tenant_id).update_version(
+            updated = RegistryRepository(session, principal.tenant_id).update_version(
                 name, version, description=description, tags=tags
             )
+            record_change(session, principal, "version.update", f"model:{name}@{version}")
+            return updated
 
     # aliases ----------------------------------------------------------------------------
 
@@ -187,6 +213,13 @@ class RegistryService:
             read = RegistryRepository(session, principal.tenant_id).set_alias(
                 name, alias, version, actor=principal.actor
             )
+            record_change(
+                session,
+                principal,
+                "alias.set",
+                f"model:{name}#{alias}",
+                {"version": version, "previous": read.previous_version},
+            )
         self._changed(principal.tenant_id, name)
         return read
 
@@ -196,6 +229,13 @@ class RegistryService:
             read = RegistryRepository(session, principal.tenant_id).rollback_alias(
                 name, alias, actor=principal.actor
             )
+            record_change(
+                session,
+                principal,
+                "alias.rollback",
+                f"model:{name}#{alias}",
+                {"version": read.version, "from": read.previous_version},
+            )
         self._changed(principal.tenant_id, name)
         return read
 
@@ -204,6 +244,7 @@ class RegistryService:
             RegistryRepository(session, principal.tenant_id).delete_alias(
                 name, alias, actor=principal.actor
             )
+            record_change(session, principal, "alias.delete", f"model:{name}#{alias}")
         self._changed(principal.tenant_id, name)
 
     def alias_history(self, principal: Principal, name: str, alias: str) -> list[AliasEventRead]:

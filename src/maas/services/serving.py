@@ -19,8 +19,8 @@ from maas.runtimes.catalog import get_runtime
 from maas.runtimes.encoding import columns_to_matrix, rows_to_matrix
 from maas.schemas.models import VersionRead
 from maas.services.registry import RegistryService
-from maas.store.changes import ChangeFeed, LocalChangeFeed
 from maas.store.artifacts.base import ArtifactStore
+from maas.store.changes import ChangeFeed, LocalChangeFeed
 
 __all__ = ["Served", "ServingService"]
 

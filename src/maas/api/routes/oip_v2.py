@@ -215,6 +215,7 @@ async def _infer(
     served = await run_prediction(
         request, serving, lambda: (version, x), explain=explain, inline=x.shape[0] <= 256
     )
+    request.app.state.services.audit.count_prediction(principal, version.model, version.version)
     request.app.state.metrics.observe_prediction(
         version.model, version.version, int(x.shape[0]), time.perf_counter() - started
     )

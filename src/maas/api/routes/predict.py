@@ -187,6 +187,9 @@ async def predict(
         inline=rows is not None and len(rows) <= _INLINE_ROWS,
     )
     elapsed = time.perf_counter() - started
+    request.app.state.services.audit.count_prediction(
+        principal, served.version.model, served.version.version
+    )
     request.app.state.metrics.observe_prediction(
         served.version.model,
         served.version.version,
