@@ -29,6 +29,7 @@ from maas.schemas.models import (
 )
 from maas.schemas.predict import PredictResponse
 from maas.schemas.system import ServerInfo
+from maas.schemas.tenants import TenantCreated
 
 URL = "http://maas.test"
 KEY = "maas_secret-key"
@@ -70,6 +71,8 @@ ALIAS = {
     "updated_at": NOW,
 }
 EVENT = {"alias": "production", "from_version": 1, "to_version": 2, "actor": "a", "at": NOW}
+TENANT = {"name": "plant-2", "created_at": "2026-11-23T10:00:00Z"}
+
 KEY_READ = {
     "id": "k1",
     "name": "ci",
@@ -322,6 +325,28 @@ CASES: list[tuple[str, Callable[[Any], Any], str, str, dict[str, str], Any, int,
         204,
         None,
         type(None),
+    ),
+    (
+        "list_tenants",
+        lambda c: c.list_tenants(),
+        "GET",
+        "/v1/tenants",
+        {},
+        None,
+        200,
+        [TENANT],
+        list,
+    ),
+    (
+        "create_tenant",
+        lambda c: c.create_tenant("plant-2"),
+        "POST",
+        "/v1/tenants",
+        {},
+        {"name": "plant-2"},
+        201,
+        {**TENANT, "admin_key": "maas_new"},
+        TenantCreated,
     ),
 ]
 CASE_IDS = [case[0] for case in CASES]

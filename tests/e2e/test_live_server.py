@@ -151,3 +151,16 @@ def test_restart_keeps_models_and_predictions(tmp_path_factory: pytest.TempPathF
         second.stop()
     assert after == before
     assert versions.json()["total"] == 1
+
+
+def test_sdk_onboards_a_tenant(live: LiveServer) -> None:
+    with maas.Client(live.url, ADMIN_KEY) as client:
+        created = client.create_tenant("plant-sdk")
+        assert created.admin_key.startswith("maas_")
+        assert "plant-sdk" in [t.name for t in client.list_tenants()]
+        with pytest.raises(maas.AlreadyExistsError):
+            client.create_tenant("plant-sdk")
+    with maas.Client(live.url, created.admin_key) as plant:
+        assert plant.list_models().total == 0
+        with pytest.raises(maas.PermissionDeniedError):
+            plant.list_tenants()

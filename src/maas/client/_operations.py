@@ -35,6 +35,7 @@ from maas.schemas.models import (
 )
 from maas.schemas.predict import PredictResponse
 from maas.schemas.system import ServerInfo
+from maas.schemas.tenants import TenantCreate, TenantCreated, TenantRead
 
 M = TypeVar("M", bound=BaseModel)
 
@@ -232,6 +233,15 @@ def create_key(name: str, role: Role | str, expires_at: datetime | None) -> Call
 
 def revoke_key(key_id: str) -> Call[None]:
     return Call("DELETE", _path("keys", key_id), no_content)
+
+
+def list_tenants() -> Call[list[TenantRead]]:
+    return Call("GET", "/v1/tenants", parse_as(list[TenantRead]))
+
+
+def create_tenant(name: str) -> Call[TenantCreated]:
+    body = _validated(TenantCreate, name=name)
+    return Call("POST", "/v1/tenants", parse_as(TenantCreated), json=_json(body))
 
 
 def _optional_dict(tags: TagsInput | None) -> dict[str, str] | None:

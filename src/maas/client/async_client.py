@@ -32,6 +32,7 @@ from maas.schemas.models import (
 )
 from maas.schemas.predict import PredictResponse
 from maas.schemas.system import ServerInfo
+from maas.schemas.tenants import TenantCreated, TenantRead
 
 __all__ = ["AsyncClient"]
 
@@ -355,6 +356,26 @@ class AsyncClient(BaseClient):
             ModelExecutionError: the model failed on valid input.
         """
         return await self._send(_operations.predict(ref, rows, columns, explain), timeout)
+
+    async def list_tenants(self, *, timeout: TimeoutArg = USE_CLIENT_DEFAULT) -> list[TenantRead]:
+        """Every tenant of the installation.
+
+        Raises:
+            PermissionDeniedError: the key is not an admin key of the ``default`` tenant.
+        """
+        return await self._send(_operations.list_tenants(), timeout)
+
+    async def create_tenant(
+        self, name: str, *, timeout: TimeoutArg = USE_CLIENT_DEFAULT
+    ) -> TenantCreated:
+        """Create a tenant (a plant or a company) and its first admin key, shown only here.
+
+        Raises:
+            PermissionDeniedError: the key is not an admin key of the ``default`` tenant.
+            InvalidNameError: the name is malformed.
+            AlreadyExistsError: the tenant exists.
+        """
+        return await self._send(_operations.create_tenant(name), timeout)
 
     async def list_keys(self, *, timeout: TimeoutArg = USE_CLIENT_DEFAULT) -> list[KeyRead]:
         """Every API key of the tenant (never their secrets).
