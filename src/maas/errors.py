@@ -9,6 +9,7 @@ The tree (``api/problems.py`` maps each branch to an HTTP status; the SDK maps t
     │   ├── VersionNotFoundError
     │   ├── AliasNotFoundError
     │   ├── KeyNotFoundError
+    │   ├── JobNotFoundError
     │   └── TenantNotFoundError
     ├── ConflictError
     │   └── AlreadyExistsError
@@ -43,6 +44,7 @@ __all__ = [
     "InvalidInputError",
     "InvalidNameError",
     "InvalidParameterError",
+    "JobNotFoundError",
     "KeyNotFoundError",
     "LimitExceededError",
     "MalformedRequestError",
@@ -119,6 +121,11 @@ class AliasNotFoundError(NotFoundError):
 class KeyNotFoundError(NotFoundError):
     code = "key_not_found"
     title = "API key not found"
+
+
+class JobNotFoundError(NotFoundError):
+    code = "job_not_found"
+    title = "Job not found"
 
 
 class TenantNotFoundError(NotFoundError):

@@ -99,6 +99,10 @@ class Settings(BaseSettings):
     audit_flush_seconds: float = Field(default=10.0, gt=0)
     """How often aggregated prediction counts are written to the audit trail."""
 
+    job_workers: int = Field(default=1, ge=0, le=64)
+    """Training and batch jobs this server process runs at once, each in its own child
+    process (0: this process runs none; jobs wait for another replica)."""
+
     model_cache_size: int = Field(default=32, gt=0)
     """How many loaded model versions stay in memory per process (least recently used leave)."""
 

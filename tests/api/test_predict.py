@@ -68,7 +68,7 @@ def test_predict_matches_the_template_in_process(client: TestClient, model: str)
     from maas.runtimes.catalog import get_runtime
 
     trained = failure_model()
-    predictor = get_runtime("lightgbm").load(trained.artifact, trained.signature)
+    predictor = get_runtime(trained.format).load(trained.artifact, trained.signature)
     from maas.runtimes.encoding import rows_to_matrix
 
     expected = predictor.predict(rows_to_matrix(rows, trained.signature))

@@ -18,6 +18,13 @@ from maas import AsyncClient, Client
 from maas.client import USE_CLIENT_DEFAULT
 from maas.domain.roles import Role
 from maas.domain.signature import Signature
+from maas.schemas.datasets import (
+    DatasetPage,
+    DatasetPreview,
+    DatasetRead,
+    DatasetVersionPage,
+    DatasetVersionRead,
+)
 from maas.schemas.keys import KeyCreated, KeyRead
 from maas.schemas.models import (
     AliasEventRead,
@@ -93,6 +100,67 @@ INFO = {
     "role": "admin",
 }
 PREDICTION = {"model": "pump-rul", "version": 2, "predictions": [1.0, 2.0]}
+DATASET = {
+    "name": "press-log",
+    "description": "",
+    "latest_version": 2,
+    "rows": 10,
+    "created_at": NOW,
+    "updated_at": NOW,
+}
+DATASET_VERSION = {
+    "dataset": "press-log",
+    "version": 2,
+    "artifact_uri": "file:///data/t/datasets/press-log/a.parquet",
+    "sha256": "cd" * 32,
+    "size": 2048,
+    "rows": 10,
+    "column_count": 2,
+    "columns": [
+        {"name": "unit", "dtype": "string", "arrow_type": "string", "nullable": False},
+        {"name": "torque", "dtype": "float64", "arrow_type": "double", "nullable": True},
+    ],
+    "profile": {
+        "rows": 10,
+        "columns": [
+            {
+                "name": "torque",
+                "dtype": "float64",
+                "missing": 6,
+                "missing_fraction": 0.6,
+                "distinct": 4,
+                "distinct_exact": True,
+                "min": 1.0,
+                "max": 4.0,
+                "mean": 2.5,
+                "std": 1.2,
+            }
+        ],
+        "unit_column": "unit",
+        "time_column": None,
+    },
+    "quality": [
+        {
+            "check": "mostly_missing",
+            "severity": "warning",
+            "column": "torque",
+            "message": "Column 'torque' is empty in 6 of 10 rows (60 %).",
+            "details": {"missing": 6},
+        }
+    ],
+    "source": "append",
+    "parent_version": 1,
+    "created_by": "admin",
+    "created_at": NOW,
+}
+PREVIEW = {
+    "dataset": "press-log",
+    "version": 2,
+    "columns": ["unit", "torque"],
+    "rows": [{"unit": "p1", "torque": 1.5}],
+    "total_rows": 10,
+}
+CSV_BYTES = b"unit,torque\np1,1.5\n"
 
 
 class FakeServer:
@@ -327,6 +395,94 @@ CASES: list[tuple[str, Callable[[Any], Any], str, str, dict[str, str], Any, int,
         type(None),
     ),
     (
+        "list_datasets",
+        lambda c: c.list_datasets(q="press", limit=5),
+        "GET",
+        "/v1/datasets",
+        {"q": "press", "offset": "0", "limit": "5"},
+        None,
+        200,
+        {"items": [DATASET], "total": 1, "offset": 0, "limit": 5},
+        DatasetPage,
+    ),
+    (
+        "get_dataset",
+        lambda c: c.get_dataset("press-log"),
+        "GET",
+        "/v1/datasets/press-log",
+        {},
+        None,
+        200,
+        DATASET,
+        DatasetRead,
+    ),
+    (
+        "delete_dataset",
+        lambda c: c.delete_dataset("press-log"),
+        "DELETE",
+        "/v1/datasets/press-log",
+        {},
+        None,
+        204,
+        None,
+        type(None),
+    ),
+    (
+        "list_dataset_versions",
+        lambda c: c.list_dataset_versions("press-log"),
+        "GET",
+        "/v1/datasets/press-log/versions",
+        {},
+        None,
+        200,
+        {"items": [DATASET_VERSION], "total": 1},
+        DatasetVersionPage,
+    ),
+    (
+        "get_dataset_version",
+        lambda c: c.get_dataset_version("press-log", 2),
+        "GET",
+        "/v1/datasets/press-log/versions/2",
+        {},
+        None,
+        200,
+        DATASET_VERSION,
+        DatasetVersionRead,
+    ),
+    (
+        "upload_dataset",
+        lambda c: c.upload_dataset("press-log", CSV_BYTES, unit_column="unit", description="d"),
+        "POST",
+        "/v1/datasets/press-log/versions",
+        {"unit_column": "unit", "description": "d"},
+        CSV_BYTES,
+        201,
+        DATASET_VERSION,
+        DatasetVersionRead,
+    ),
+    (
+        "append_dataset",
+        lambda c: c.append_dataset("press-log", CSV_BYTES, format="csv", time_column="t"),
+        "POST",
+        "/v1/datasets/press-log/append",
+        {"time_column": "t"},
+        CSV_BYTES,
+        201,
+        DATASET_VERSION,
+        DatasetVersionRead,
+    ),
+    (
+        "preview_dataset",
+        lambda c: c.preview_dataset("press-log", 2, limit=3),
+        "GET",
+        "/v1/datasets/press-log/versions/2/data",
+        {"limit": "3"},
+        None,
+        200,
+        PREVIEW,
+        DatasetPreview,
+    ),
+    (
         "list_tenants",
         lambda c: c.list_tenants(),
         "GET",
@@ -361,6 +517,9 @@ def _check_request(
     assert request.headers["authorization"] == f"Bearer {KEY}"
     if body is None:
         assert request.content == b""
+    elif isinstance(body, bytes):  # a raw upload: the file itself is the body
+        assert request.headers["content-type"] == "text/csv"
+        assert request.content == body
     else:
         assert request.headers["content-type"] == "application/json"
         assert orjson.loads(request.content) == body
@@ -755,3 +914,53 @@ def test_connection_errors_stay_httpx_errors():
     with Client(URL, transport=httpx.MockTransport(refuse)) as client:
         with pytest.raises(httpx.ConnectError):
             client.info()
+
+
+# --- dataset uploads -----------------------------------------------------------------------
+
+
+def test_upload_dataset_streams_a_file_with_its_format_from_the_suffix(tmp_path):
+    path = tmp_path / "log.parquet"
+    path.write_bytes(b"PAR1" + b"x" * 3_000_000 + b"PAR1")
+    server = FakeServer(201, DATASET_VERSION)
+    with server.client() as client:
+        version = client.upload_dataset("press-log", path, description="big")
+    assert isinstance(version, DatasetVersionRead)
+    request = server.last
+    assert request.headers["content-type"] == "application/vnd.apache.parquet"
+    assert request.headers["content-length"] == str(3_000_008)
+    assert request.content == path.read_bytes()
+    assert dict(request.url.params) == {"description": "big"}
+
+
+def test_async_upload_dataset_streams_a_path_and_a_file_object(tmp_path):
+    path = tmp_path / "log.csv"
+    path.write_bytes(CSV_BYTES * 100_000)
+    server = FakeServer(201, DATASET_VERSION)
+
+    async def run() -> None:
+        async with server.async_client() as client:
+            await client.upload_dataset("press-log", str(path))
+            assert server.last.content == path.read_bytes()
+            with path.open("rb") as f:
+                await client.append_dataset("press-log", f)
+            assert server.last.url.path == "/v1/datasets/press-log/append"
+            assert server.last.headers["content-type"] == "text/csv"
+            assert server.last.content == path.read_bytes()
+
+    asyncio.run(run())
+
+
+def test_upload_dataset_tells_parquet_bytes_and_refuses_unknown_formats(tmp_path):
+    server = FakeServer(201, DATASET_VERSION)
+    with server.client() as client:
+        client.upload_dataset("press-log", b"PAR1....PAR1")
+        assert server.last.headers["content-type"] == "application/vnd.apache.parquet"
+        sheet = tmp_path / "log.xlsx"
+        sheet.write_bytes(b"PK")
+        with pytest.raises(errors.InvalidParameterError) as caught:
+            client.upload_dataset("press-log", sheet)
+        assert caught.value.field == "format"
+        with pytest.raises(errors.InvalidParameterError):
+            client.upload_dataset("press-log", CSV_BYTES, format="xml")
+    assert len(server.requests) == 1

@@ -18,16 +18,21 @@ from maas.api.middleware import RequestMiddleware
 from maas.api.permissions import ANY_KEY, PUBLIC, ROUTE_ROLES
 from maas.api.problems import install_problem_handlers
 from maas.api.routes import audit as audit_routes
+from maas.api.routes import datasets as dataset_routes
 from maas.api.routes import health, info, keys, models, oip_v2, predict, tenants
+from maas.api.routes import jobs as job_routes
 from maas.api.routes.info import package_version
 from maas.domain.principal import Principal
 from maas.domain.roles import Role
+from maas.jobs.runner import JobRunner
 from maas.observability.metrics import Metrics
 from maas.services.audit import AuditService
+from maas.services.datasets import DatasetService
 from maas.services.examples import install_examples
 from maas.services.keys import KeyService
 from maas.services.registry import RegistryService
 from maas.services.serving import ServingService
+from maas.services.training import TrainingService
 from maas.settings import Settings
 from maas.store.artifacts.base import ArtifactStore
 from maas.store.artifacts.catalog import open_artifact_store
@@ -98,6 +103,17 @@ def build_services(settings: Settings, metrics: Metrics) -> tuple[Services, Star
         settings.failed_auth_per_second, max(1, int(4 * settings.failed_auth_per_second))
     )
     audit.start_flusher(settings.audit_flush_seconds)
+    datasets = DatasetService(db, artifacts, temp_dir=settings.data_dir / "tmp")
+    training = TrainingService(db, datasets, registry)
+    jobs = JobRunner(
+        db,
+        training.kinds(),
+        concurrency=settings.job_workers,
+        workdir=settings.data_dir / "tmp",
+    )
+    training.runner = jobs
+    if settings.job_workers > 0:
+        jobs.start()
     services = Services(
         settings=settings,
         keys=keys,
@@ -107,6 +123,9 @@ def build_services(settings: Settings, metrics: Metrics) -> tuple[Services, Star
         anonymous_limiter=anonymous_limiter,
         feed=feed,
         audit=audit,
+        datasets=datasets,
+        training=training,
+        jobs=jobs,
     )
     return services, Startup(
         admin_key=admin_key if settings.admin_key is None else None, examples=installed
@@ -172,6 +191,8 @@ def create_app(settings: Settings) -> FastAPI:
         keys.router,
         tenants.router,
         audit_routes.router,
+        job_routes.router,
+        dataset_routes.router,
         oip_v2.router,
     ):
         app.include_router(router)
@@ -180,6 +201,8 @@ def create_app(settings: Settings) -> FastAPI:
     def limit_for(method: str, path: str) -> int:
         if method == "POST" and path.startswith("/v1/models/") and path.endswith("/versions"):
             return settings.max_upload_bytes + 64 * 1024
+        if method == "POST" and path.startswith("/v1/datasets/"):
+            return settings.max_upload_bytes
         return settings.max_body_bytes
 
     app.add_middleware(RequestMiddleware, metrics=metrics, limit_for=limit_for)

@@ -11,15 +11,20 @@ from maas.api.limits import RateLimiter
 from maas.api.permissions import needed_role
 from maas.domain.principal import Principal
 from maas.errors import AuthenticationError, PermissionDeniedError
+from maas.jobs.runner import JobRunner
 from maas.services.audit import AuditService
+from maas.services.datasets import DatasetService
 from maas.services.keys import KeyService
 from maas.services.registry import RegistryService
 from maas.services.serving import ServingService
+from maas.services.training import TrainingService
 from maas.settings import Settings
 from maas.store.changes import ChangeFeed
 
 __all__ = [
     "AuditDep",
+    "DatasetsDep",
+    "TrainingDep",
     "KeysDep",
     "PrincipalDep",
     "RegistryDep",
@@ -40,9 +45,14 @@ class Services:
     anonymous_limiter: RateLimiter
     feed: ChangeFeed
     audit: AuditService
+    datasets: DatasetService
+    training: TrainingService
+    jobs: JobRunner
 
     def close(self) -> None:
-        """Flush the audit counts, stop the change feed and close the database pool."""
+        """Stop the job runner, flush the audit counts, stop the change feed and close the
+        database pool."""
+        self.jobs.stop()
         self.audit.close()
         self.feed.close()
         self.registry.db.dispose()
@@ -109,9 +119,21 @@ async def _audit(request: Request) -> AuditService:
     return _services(request).audit
 
 
+async def _datasets(request: Request) -> DatasetService:
+    return _services(request).datasets
+
+
 PrincipalDep = Annotated[Principal, Depends(_principal)]
 SettingsDep = Annotated[Settings, Depends(_settings)]
 RegistryDep = Annotated[RegistryService, Depends(_registry)]
 ServingDep = Annotated[ServingService, Depends(_serving)]
 KeysDep = Annotated[KeyService, Depends(_keys)]
 AuditDep = Annotated[AuditService, Depends(_audit)]
+DatasetsDep = Annotated[DatasetService, Depends(_datasets)]
+
+
+async def _training(request: Request) -> TrainingService:
+    return _services(request).training
+
+
+TrainingDep = Annotated[TrainingService, Depends(_training)]

@@ -46,6 +46,15 @@ ROUTE_ROLES: dict[str, Role] = {
     "set_alias": Role.DEVELOPER,
     "delete_alias": Role.DEVELOPER,
     "rollback_alias": Role.DEVELOPER,
+    # datasets
+    "list_datasets": Role.VIEWER,
+    "get_dataset": Role.VIEWER,
+    "list_dataset_versions": Role.VIEWER,
+    "get_dataset_version": Role.VIEWER,
+    "preview_dataset": Role.VIEWER,
+    "upload_dataset": Role.DEVELOPER,
+    "append_dataset": Role.DEVELOPER,
+    "delete_dataset": Role.DEVELOPER,
     # prediction
     "predict": Role.CONSUMER,
     "oip_infer": Role.CONSUMER,
@@ -53,6 +62,11 @@ ROUTE_ROLES: dict[str, Role] = {
     # tenants (admins of the default tenant only; checked again in the service)
     "list_tenants": Role.ADMIN,
     "create_tenant": Role.ADMIN,
+    # training jobs
+    "train_model": Role.DEVELOPER,
+    "list_jobs": Role.VIEWER,
+    "get_job": Role.VIEWER,
+    "cancel_job": Role.DEVELOPER,
     # audit
     "export_audit": Role.ADMIN,
     # keys

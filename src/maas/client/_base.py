@@ -18,6 +18,7 @@ from pydantic import TypeAdapter, ValidationError
 
 from maas.client._problems import error_from_response
 from maas.client._types import TimeoutTypes
+from maas.client._uploads import Upload
 from maas.errors import InvalidParameterError, MaasError
 
 __all__ = [
@@ -70,6 +71,8 @@ class Call(Generic[T]):
     json: bytes | None = None
     data: Mapping[str, str] | None = None
     files: Mapping[str, tuple[str, bytes, str]] | None = None
+    upload: Upload | None = None
+    """A raw body streamed from a file (dataset uploads)."""
 
 
 class BaseClient:
@@ -107,13 +110,20 @@ class BaseClient:
         timeout: TimeoutArg,
     ) -> httpx.Request:
         headers = dict(self._headers)
+        content: Any = call.json
         if call.json is not None:
             headers["Content-Type"] = "application/json"
+        if call.upload is not None:
+            headers["Content-Type"] = call.upload.content_type
+            size = call.upload.size
+            if size is not None:  # lets the server refuse a too-large file before it is sent
+                headers["Content-Length"] = str(size)
+            content = call.upload.content(asynchronous=isinstance(http, httpx.AsyncClient))
         return http.build_request(
             call.method,
             self._url + call.path,
             params=dict(call.params) if call.params else None,
-            content=call.json,
+            content=content,
             data=dict(call.data) if call.data is not None else None,
             files=dict(call.files) if call.files is not None else None,
             headers=headers,

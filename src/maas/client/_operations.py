@@ -9,17 +9,32 @@ from __future__ import annotations
 import os
 from datetime import datetime
 from pathlib import Path
-from typing import Any, TypeVar
+from typing import IO, Any, TypeVar
 from urllib.parse import quote
 
 import orjson
 from pydantic import BaseModel, ValidationError
 
 from maas.client._base import Call, no_content, parse_as
-from maas.client._types import ColumnsInput, ModelSource, RowsInput, SignatureInput, TagsInput
+from maas.client._types import (
+    ColumnsInput,
+    DatasetFile,
+    ModelSource,
+    RowsInput,
+    SignatureInput,
+    TagsInput,
+)
+from maas.client._uploads import Upload
 from maas.domain.roles import Role
 from maas.domain.signature import Signature
 from maas.errors import InvalidInputError, InvalidParameterError
+from maas.schemas.datasets import (
+    DatasetPage,
+    DatasetPreview,
+    DatasetRead,
+    DatasetVersionPage,
+    DatasetVersionRead,
+)
 from maas.schemas.keys import KeyCreate, KeyCreated, KeyRead
 from maas.schemas.models import (
     AliasEventRead,
@@ -220,6 +235,85 @@ def predict(
         ) from exc
     path = _path("models", ref, "predict")
     return Call("POST", path, parse_as(PredictResponse), json=content)
+
+
+def list_datasets(q: str | None, offset: int, limit: int) -> Call[DatasetPage]:
+    params: dict[str, str | int] = {"offset": offset, "limit": limit}
+    if q:
+        params["q"] = q
+    return Call("GET", "/v1/datasets", parse_as(DatasetPage), params=params)
+
+
+def get_dataset(name: str) -> Call[DatasetRead]:
+    return Call("GET", _path("datasets", name), parse_as(DatasetRead))
+
+
+def delete_dataset(name: str) -> Call[None]:
+    return Call("DELETE", _path("datasets", name), no_content)
+
+
+def list_dataset_versions(name: str) -> Call[DatasetVersionPage]:
+    return Call("GET", _path("datasets", name, "versions"), parse_as(DatasetVersionPage))
+
+
+def get_dataset_version(name: str, version: int) -> Call[DatasetVersionRead]:
+    path = _path("datasets", name, "versions", version)
+    return Call("GET", path, parse_as(DatasetVersionRead))
+
+
+def preview_dataset(name: str, version: int, limit: int) -> Call[DatasetPreview]:
+    path = _path("datasets", name, "versions", version, "data")
+    return Call("GET", path, parse_as(DatasetPreview), params={"limit": limit})
+
+
+_DATASET_MEDIA = {"csv": "text/csv", "parquet": "application/vnd.apache.parquet"}
+_SUFFIXES = {".csv": "csv", ".txt": "csv", ".parquet": "parquet", ".pq": "parquet"}
+
+
+def dataset_upload(
+    name: str,
+    data: DatasetFile,
+    format: str | None,  # noqa: A002 - the parameter's name on the wire
+    *,
+    append: bool,
+    description: str = "",
+    unit_column: str | None = None,
+    time_column: str | None = None,
+) -> Call[DatasetVersionRead]:
+    """The upload (or append) of a dataset file, streamed from where it is.
+
+    Raises:
+        InvalidParameterError: the format is unknown, or cannot be told from the file.
+    """
+    if isinstance(data, bytes):
+        source: bytes | Path | IO[bytes] = data
+        guess = "parquet" if data.startswith(b"PAR1") else "csv"
+    elif isinstance(data, str | os.PathLike):
+        source = Path(os.fspath(data))
+        guess = _SUFFIXES.get(source.suffix.lower(), "")
+    else:
+        source = data
+        guess = _SUFFIXES.get(Path(str(getattr(data, "name", ""))).suffix.lower(), "")
+    chosen = (format or guess).lower()
+    if chosen not in _DATASET_MEDIA:
+        raise InvalidParameterError(
+            f"format must be csv or parquet. Got {format or 'nothing'!r} instead"
+            + ("" if format else " (and the file's name does not say)")
+            + ".",
+            field="format",
+            expected=list(_DATASET_MEDIA),
+            received=format,
+        )
+    params: dict[str, str | int] = {}
+    if description:
+        params["description"] = description
+    if unit_column:
+        params["unit_column"] = unit_column
+    if time_column:
+        params["time_column"] = time_column
+    path = _path("datasets", name, "append" if append else "versions")
+    upload = Upload(content_type=_DATASET_MEDIA[chosen], source=source)
+    return Call("POST", path, parse_as(DatasetVersionRead), params=params, upload=upload)
 
 
 def list_keys() -> Call[list[KeyRead]]:

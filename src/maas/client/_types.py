@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import os
 from collections.abc import Mapping, Sequence
-from typing import Any, TypeAlias
+from typing import IO, Any, TypeAlias
 
 import httpx
 
@@ -12,6 +12,7 @@ from maas.domain.signature import Signature
 
 __all__ = [
     "ColumnsInput",
+    "DatasetFile",
     "ModelSource",
     "RowsInput",
     "SignatureInput",
@@ -24,6 +25,10 @@ TimeoutTypes: TypeAlias = float | httpx.Timeout | None
 
 ModelSource: TypeAlias = bytes | str | os.PathLike[str]
 """A model artifact: its bytes, or the path of a file holding them."""
+
+DatasetFile: TypeAlias = bytes | str | os.PathLike[str] | IO[bytes]
+"""A dataset file to upload: its bytes, its path, or a binary file object (streamed from
+where it stands)."""
 
 SignatureInput: TypeAlias = Signature | Mapping[str, Any]
 """A ``Signature``, or the JSON-like mapping it is validated from."""

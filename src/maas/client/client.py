@@ -12,6 +12,7 @@ from maas.client import _operations
 from maas.client._base import USE_CLIENT_DEFAULT, BaseClient, Call, TimeoutArg
 from maas.client._types import (
     ColumnsInput,
+    DatasetFile,
     ModelSource,
     RowsInput,
     SignatureInput,
@@ -20,6 +21,13 @@ from maas.client._types import (
 )
 from maas.domain.roles import Role
 from maas.errors import InvalidParameterError
+from maas.schemas.datasets import (
+    DatasetPage,
+    DatasetPreview,
+    DatasetRead,
+    DatasetVersionPage,
+    DatasetVersionRead,
+)
 from maas.schemas.keys import KeyCreated, KeyRead
 from maas.schemas.models import (
     AliasEventRead,
@@ -350,6 +358,167 @@ class Client(BaseClient):
             ModelExecutionError: the model failed on valid input.
         """
         return self._send(_operations.predict(ref, rows, columns, explain), timeout)
+
+    def list_datasets(
+        self,
+        q: str | None = None,
+        offset: int = 0,
+        limit: int = 50,
+        *,
+        timeout: TimeoutArg = USE_CLIENT_DEFAULT,
+    ) -> DatasetPage:
+        """One page of the tenant's datasets, by name.
+
+        Args:
+            q: keep only datasets whose name or description contains this text.
+            offset: how many datasets to skip.
+            limit: the most datasets to return.
+
+        Returns:
+            The page, with the total count of matching datasets.
+
+        Raises:
+            InvalidInputError: ``offset`` or ``limit`` is out of range.
+        """
+        return self._send(_operations.list_datasets(q, offset, limit), timeout)
+
+    def get_dataset(self, name: str, *, timeout: TimeoutArg = USE_CLIENT_DEFAULT) -> DatasetRead:
+        """One dataset, with its latest version and row count.
+
+        Raises:
+            NotFoundError: no dataset has this name.
+        """
+        return self._send(_operations.get_dataset(name), timeout)
+
+    def delete_dataset(self, name: str, *, timeout: TimeoutArg = USE_CLIENT_DEFAULT) -> None:
+        """Delete a dataset with all its versions.
+
+        Raises:
+            NotFoundError: no dataset has this name.
+            PermissionDeniedError: the key is not a developer or admin key.
+        """
+        self._send(_operations.delete_dataset(name), timeout)
+
+    def list_dataset_versions(
+        self, name: str, *, timeout: TimeoutArg = USE_CLIENT_DEFAULT
+    ) -> DatasetVersionPage:
+        """Every version of a dataset, oldest first, with schemas, profiles and findings.
+
+        Raises:
+            NotFoundError: no dataset has this name.
+        """
+        return self._send(_operations.list_dataset_versions(name), timeout)
+
+    def get_dataset_version(
+        self, name: str, version: int, *, timeout: TimeoutArg = USE_CLIENT_DEFAULT
+    ) -> DatasetVersionRead:
+        """One version of a dataset: schema, profile and data-quality findings.
+
+        Raises:
+            NotFoundError: no such dataset, or no such version of it.
+        """
+        return self._send(_operations.get_dataset_version(name, version), timeout)
+
+    def upload_dataset(
+        self,
+        name: str,
+        data: DatasetFile,
+        format: str | None = None,  # noqa: A002 - the parameter's name on the wire
+        description: str = "",
+        unit_column: str | None = None,
+        time_column: str | None = None,
+        *,
+        timeout: TimeoutArg = USE_CLIENT_DEFAULT,
+    ) -> DatasetVersionRead:
+        """Upload a CSV or Parquet file as the next version of dataset ``name`` (created if
+        new). The file is streamed, never read whole; pass a longer ``timeout`` for big files.
+
+        Args:
+            name: the dataset's name.
+            data: the file's path, its bytes, or a binary file object.
+            format: ``csv`` or ``parquet``; by default from the file name's suffix (bytes:
+                Parquet if they start with ``PAR1``, else CSV).
+            description: what the dataset is (kept as it was when empty).
+            unit_column: the column naming each row's machine or unit (found by name if not
+                given).
+            time_column: the column ordering each unit's rows (found by type or name if not
+                given).
+
+        Returns:
+            The new version, with its schema, profile and data-quality findings.
+
+        Raises:
+            InvalidParameterError: the format is unknown or cannot be told (before sending).
+            InvalidNameError: the name is malformed.
+            InvalidInputError: the file is empty, has only a header, is not UTF-8, has ragged
+                rows or a column named twice.
+            UnsupportedFormatError: the file is not CSV or Parquet as said.
+            SchemaMismatchError: ``unit_column`` or ``time_column`` is not a column.
+            PayloadTooLargeError: the file is larger than the server accepts.
+            OSError: ``data`` is a path that cannot be read.
+        """
+        call = _operations.dataset_upload(
+            name,
+            data,
+            format,
+            append=False,
+            description=description,
+            unit_column=unit_column,
+            time_column=time_column,
+        )
+        return self._send(call, timeout)
+
+    def append_dataset(
+        self,
+        name: str,
+        data: DatasetFile,
+        format: str | None = None,  # noqa: A002 - the parameter's name on the wire
+        unit_column: str | None = None,
+        time_column: str | None = None,
+        *,
+        timeout: TimeoutArg = USE_CLIENT_DEFAULT,
+    ) -> DatasetVersionRead:
+        """Append the rows of a CSV or Parquet file to a dataset's latest version, making a
+        new version (the data retraining then uses).
+
+        Args:
+            name: the dataset's name.
+            data: the file's path, its bytes, or a binary file object.
+            format: ``csv`` or ``parquet``; by default from the file name's suffix.
+            unit_column: overrides the unit column of the latest version.
+            time_column: overrides the time column of the latest version.
+
+        Returns:
+            The new version; ``parent_version`` is the one the rows were added to.
+
+        Raises:
+            NotFoundError: no dataset has this name.
+            SchemaMismatchError: a column is missing or extra, or a value does not fit its
+                column's type; ``field`` names the column.
+            InvalidInputError, UnsupportedFormatError: the file is bad, as for uploads.
+            ConflictError: another version was added meanwhile; append again.
+            OSError: ``data`` is a path that cannot be read.
+        """
+        call = _operations.dataset_upload(
+            name, data, format, append=True, unit_column=unit_column, time_column=time_column
+        )
+        return self._send(call, timeout)
+
+    def preview_dataset(
+        self,
+        name: str,
+        version: int,
+        limit: int = 20,
+        *,
+        timeout: TimeoutArg = USE_CLIENT_DEFAULT,
+    ) -> DatasetPreview:
+        """The first ``limit`` rows of a dataset version, for a quick look.
+
+        Raises:
+            NotFoundError: no such dataset, or no such version of it.
+            InvalidInputError: ``limit`` is out of range (1 to 1000).
+        """
+        return self._send(_operations.preview_dataset(name, version, limit), timeout)
 
     def list_tenants(self, *, timeout: TimeoutArg = USE_CLIENT_DEFAULT) -> list[TenantRead]:
         """Every tenant of the installation.

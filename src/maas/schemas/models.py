@@ -67,6 +67,9 @@ class VersionRead(BaseModel):
     metrics: dict[str, Any]
     template: str | None
     source_dataset: str | None
+    report: dict[str, Any] | None = None
+    """The evaluation report of a trained version: held-out metrics, the naive baseline,
+    stability across seeds, feature importance, and the training data's profile."""
     description: str
     tags: dict[str, str]
     aliases: list[str]

@@ -131,6 +131,7 @@ class RegistryService:
         metrics: dict[str, Any] | None = None,
         template: str | None = None,
         source_dataset: str | None = None,
+        report: dict[str, Any] | None = None,
         description: str = "",
         tags: dict[str, str] | None = None,
     ) -> VersionRead:
@@ -155,6 +156,7 @@ class RegistryService:
             metrics=metrics,
             template=template,
             source_dataset=source_dataset,
+            report=report,
             description=description,
             tags=tags,
             created_by=principal.actor,

@@ -38,6 +38,7 @@ class NewVersion:
         metrics: dict[str, Any] | None = None,
         template: str | None = None,
         source_dataset: str | None = None,
+        report: dict[str, Any] | None = None,
         description: str = "",
         tags: dict[str, str] | None = None,
         created_by: str,
@@ -51,6 +52,7 @@ class NewVersion:
         self.metrics = metrics or {}
         self.template = template
         self.source_dataset = source_dataset
+        self.report = report
         self.description = description
         self.tags = tags or {}
         self.created_by = created_by
@@ -187,6 +189,7 @@ class RegistryRepository:
             metrics=new.metrics,
             template=new.template,
             source_dataset=new.source_dataset,
+            report=new.report,
             description=new.description,
             tags=dict(new.tags),
             created_by=new.created_by,
@@ -256,6 +259,7 @@ class RegistryRepository:
             metrics=dict(row.metrics or {}),
             template=row.template,
             source_dataset=row.source_dataset,
+            report=row.report,
             description=row.description,
             tags=dict(row.tags or {}),
             aliases=aliases,

@@ -28,6 +28,9 @@ __all__ = [
     "AuditHeadRow",
     "AuditRow",
     "Base",
+    "DatasetRow",
+    "DatasetVersionRow",
+    "JobRow",
     "ModelRow",
     "TenantKeyRow",
     "TenantRow",
@@ -120,6 +123,7 @@ class VersionRow(Base):
     metrics: Mapped[dict[str, Any]] = mapped_column(default=dict)
     template: Mapped[str | None] = mapped_column(String(64), default=None)
     source_dataset: Mapped[str | None] = mapped_column(String(200), default=None)
+    report: Mapped[dict[str, Any] | None] = mapped_column(JSON, default=None)
     description: Mapped[str] = mapped_column(Text, default="")
     tags: Mapped[dict[str, Any]] = mapped_column(default=dict)
     created_by: Mapped[str] = mapped_column(String(100))
@@ -198,3 +202,70 @@ class TenantKeyRow(Base):
     master_key_id: Mapped[str] = mapped_column(String(32))
     created_at: Mapped[datetime] = mapped_column(default=utcnow)
     rotated_at: Mapped[datetime | None] = mapped_column(default=None)
+
+
+class JobRow(Base):
+    """A background job (training, batch prediction, retraining) and its progress."""
+
+    __tablename__ = "jobs"
+    __table_args__ = (
+        Index("ix_jobs_status_created", "status", "created_at"),
+        Index("ix_jobs_tenant_created", "tenant_id", "created_at"),
+    )
+
+    id: Mapped[str] = mapped_column(String(36), primary_key=True)
+    tenant_id: Mapped[str] = mapped_column(ForeignKey("tenants.id", ondelete="CASCADE"))
+    kind: Mapped[str] = mapped_column(String(32))
+    status: Mapped[str] = mapped_column(String(16))
+    progress: Mapped[float] = mapped_column(default=0.0)
+    message: Mapped[str] = mapped_column(Text, default="")
+    request: Mapped[dict[str, Any]] = mapped_column()
+    result: Mapped[dict[str, Any] | None] = mapped_column(JSON, default=None)
+    log: Mapped[str] = mapped_column(Text, default="")
+    created_by: Mapped[str] = mapped_column(String(100))
+    created_at: Mapped[datetime] = mapped_column(default=utcnow)
+    started_at: Mapped[datetime | None] = mapped_column(default=None)
+    finished_at: Mapped[datetime | None] = mapped_column(default=None)
+    heartbeat_at: Mapped[datetime | None] = mapped_column(default=None)
+    worker_id: Mapped[str | None] = mapped_column(String(32), default=None)
+    cancel_requested: Mapped[bool] = mapped_column(default=False)
+
+
+class DatasetRow(Base):
+    """A tenant's dataset: a name for a sequence of immutable versions."""
+
+    __tablename__ = "datasets"
+    __table_args__ = (UniqueConstraint("tenant_id", "name", name="uq_datasets_tenant_name"),)
+
+    id: Mapped[int] = mapped_column(Integer, primary_key=True, autoincrement=True)
+    tenant_id: Mapped[str] = mapped_column(ForeignKey("tenants.id", ondelete="CASCADE"))
+    name: Mapped[str] = mapped_column(String(64))
+    description: Mapped[str] = mapped_column(Text, default="")
+    created_at: Mapped[datetime] = mapped_column(default=utcnow)
+    updated_at: Mapped[datetime] = mapped_column(default=utcnow)
+
+
+class DatasetVersionRow(Base):
+    """One immutable version of a dataset: its Parquet artifact, schema, profile and quality
+    findings. ``parent_version`` is the version an append added rows to."""
+
+    __tablename__ = "dataset_versions"
+    __table_args__ = (
+        UniqueConstraint("dataset_id", "version", name="uq_dataset_versions_dataset_version"),
+    )
+
+    id: Mapped[int] = mapped_column(Integer, primary_key=True, autoincrement=True)
+    dataset_id: Mapped[int] = mapped_column(ForeignKey("datasets.id", ondelete="CASCADE"))
+    version: Mapped[int] = mapped_column(Integer)
+    artifact_uri: Mapped[str] = mapped_column(Text)
+    sha256: Mapped[str] = mapped_column(String(64))
+    size: Mapped[int] = mapped_column(BigInteger)
+    rows: Mapped[int] = mapped_column(BigInteger)
+    column_count: Mapped[int] = mapped_column(Integer)
+    schema: Mapped[list[Any]] = mapped_column(JSON)
+    profile: Mapped[dict[str, Any]] = mapped_column()
+    quality: Mapped[list[Any]] = mapped_column(JSON)
+    source: Mapped[str] = mapped_column(String(16))
+    parent_version: Mapped[int | None] = mapped_column(Integer, default=None)
+    created_by: Mapped[str] = mapped_column(String(100))
+    created_at: Mapped[datetime] = mapped_column(default=utcnow)

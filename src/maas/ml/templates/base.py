@@ -34,6 +34,7 @@ import lightgbm as lgb
 import numpy as np
 import pandas as pd
 from pydantic import BaseModel, ConfigDict, Field, ValidationError
+from sklearn.metrics import accuracy_score, confusion_matrix, f1_score, recall_score
 from sklearn.model_selection import train_test_split
 
 from maas.domain.signature import ColumnType, Output, Signature, Task
@@ -43,13 +44,18 @@ from maas.ml.features import encode_frame, infer_columns, select_features
 __all__ = [
     "LIGHTGBM_ARTIFACT",
     "LIGHTGBM_ARTIFACT_VERSION",
+    "MAX_CLASSES",
+    "MIN_CLASS_ROWS",
     "MIN_ROWS",
     "BoostedTemplate",
     "BoostingParams",
     "Template",
     "TemplateSpec",
     "TrainedModel",
+    "check_classes_in_both_parts",
     "dump_lightgbm_artifact",
+    "encode_class_target",
+    "label_metrics",
 ]
 
 LIGHTGBM_ARTIFACT = "lightgbm"
@@ -58,6 +64,10 @@ LIGHTGBM_ARTIFACT_VERSION = 1
 """The envelope layout version written here; readers refuse versions they do not know."""
 MIN_ROWS = 50
 """Fewer rows than this cannot give both a model and a validation part worth reporting."""
+MAX_CLASSES = 50
+"""A classification target with more distinct values than this is not a set of classes."""
+MIN_CLASS_ROWS = 5
+"""Each class needs at least this many rows to be learnt and validated."""
 
 
 class TemplateSpec(BaseModel):
@@ -253,7 +263,7 @@ class BoostedTemplate(Template):
             stratify=y if classes is not None else None,
         )
         if classes is not None:
-            _check_classes_in_both_parts(y[train], y[valid], classes, target)
+            check_classes_in_both_parts(y[train], y[valid], classes, target)
         objective, weight = self._objective(y[train], classes)
         categorical = [i for i, c in enumerate(inputs) if c.dtype is ColumnType.CATEGORY]
         dataset = lgb.Dataset(
@@ -353,9 +363,14 @@ class BoostedTemplate(Template):
         """Score ``self.booster_`` on the validation rows, next to a naive baseline."""
 
 
-def _check_classes_in_both_parts(
+def check_classes_in_both_parts(
     y_train: np.ndarray, y_valid: np.ndarray, classes: list[str], target: str
 ) -> None:
+    """Check that every class has rows in both the training and the validation part.
+
+    Raises:
+        InvalidParameterError: a class is absent from one part (named in the message).
+    """
     for part, y in (("training", y_train), ("validation", y_valid)):
         counts = np.bincount(y, minlength=len(classes))
         if counts.min() == 0:
@@ -367,6 +382,79 @@ def _check_classes_in_both_parts(
                 expected="every class in both the training and the validation part",
                 received=f"no row of class {absent!r} in the {part} part",
             )
+
+
+def encode_class_target(series: pd.Series, name: str) -> tuple[np.ndarray, list[str]]:
+    """Return a classification target as codes ``0..k-1`` (``int32``) and its class labels.
+
+    Classes are in sorted order, or in category order for a categorical target; ``0.0``/``1.0``
+    read from a CSV name the classes ``0`` and ``1``.
+
+    Raises:
+        InvalidParameterError: the target has missing values, fewer than 2 or more than
+            ``MAX_CLASSES`` classes, or a class with fewer than ``MIN_CLASS_ROWS`` rows.
+    """
+    missing = int(series.isna().sum())
+    if missing:
+        raise InvalidParameterError(
+            f"Target column {name!r} must have no missing values. Got {missing} instead.",
+            field=name,
+            expected="no missing values",
+            received=f"{missing} missing",
+        )
+    if pd.api.types.is_float_dtype(series.dtype) and (series % 1 == 0).all():
+        series = series.astype(np.int64)
+    codes, uniques = pd.factorize(series, sort=True)
+    classes = [str(u) for u in uniques]
+    if not 2 <= len(classes) <= MAX_CLASSES:
+        raise InvalidParameterError(
+            f"Target column {name!r} must hold between 2 and {MAX_CLASSES} classes. "
+            f"Got {len(classes)} instead.",
+            field=name,
+            expected=f"2 to {MAX_CLASSES} classes",
+            received=f"{len(classes)} classes",
+        )
+    counts = np.bincount(codes, minlength=len(classes))
+    if counts.min() < MIN_CLASS_ROWS:
+        rare = classes[int(np.argmin(counts))]
+        raise InvalidParameterError(
+            f"Class {rare!r} of target column {name!r} needs at least {MIN_CLASS_ROWS} rows. "
+            f"Got {int(counts.min())} instead.",
+            field=name,
+            expected=f">= {MIN_CLASS_ROWS} rows per class",
+            received=f"{int(counts.min())} rows of class {rare!r}",
+        )
+    return codes.astype(np.int32), classes
+
+
+def label_metrics(
+    y: np.ndarray, predicted: np.ndarray, classes: Sequence[str], majority: int
+) -> dict[str, float]:
+    """Score predicted class codes against true ones, next to always answering ``majority``.
+
+    Returns ``accuracy``, ``macro_f1``, ``recall.<class>`` per class, the confusion matrix as
+    ``confusion.<true class>.<predicted class>`` (row counts), and ``baseline_accuracy``,
+    ``baseline_macro_f1`` of the majority-class answer (the training part's majority class).
+    """
+    labels = list(range(len(classes)))
+    baseline = np.full_like(y, majority)
+    recall = recall_score(y, predicted, labels=labels, average=None, zero_division=0.0)
+    confusion = confusion_matrix(y, predicted, labels=labels)
+    metrics = {
+        "accuracy": float(accuracy_score(y, predicted)),
+        "macro_f1": float(
+            f1_score(y, predicted, labels=labels, average="macro", zero_division=0.0)
+        ),
+        "baseline_accuracy": float(accuracy_score(y, baseline)),
+        "baseline_macro_f1": float(
+            f1_score(y, baseline, labels=labels, average="macro", zero_division=0.0)
+        ),
+    }
+    metrics |= {f"recall.{c}": float(r) for c, r in zip(classes, recall, strict=True)}
+    for i, true in enumerate(classes):
+        for j, guess in enumerate(classes):
+            metrics[f"confusion.{true}.{guess}"] = float(confusion[i, j])
+    return metrics
 
 
 def _outputs(classes: list[str] | None) -> list[Output]:

@@ -1,0 +1,600 @@
+"""Demand forecasting: one global LightGBM model over many series, direct multi-horizon, quantiles.
+
+The template learns from the history of many series at once (a plant's production or demand per
+line, product or site). Each training row is an *origin* ``t`` of one series and a *step*
+``k`` in ``1..horizon``: its features describe the series up to ``t`` on the series' own scale
+(every value divided by the mean absolute value of the last ``scale_window`` values, so series of
+any size share one model), and its label is the value at ``t + k`` on that same scale. One
+LightGBM booster per quantile level (pinball loss) predicts that label; the forecast is the
+prediction times the scale. A level that crosses the median meets it there and the levels are
+sorted per row, so they never cross and the median stays the model's point forecast. The spread
+of each level around the median is then calibrated on the backtest (see below).
+
+Features (see ``FeatureLayout``): the step ``k``; the last values (``lags``); the mean and
+spread of recent windows; for each seasonal period ``p``, the values one, two and three periods
+before the target time; and, for datetime timestamps, the calendar of the target time (hour,
+weekday, day of month, week of year, month, as the frequency allows).
+
+Honest evaluation: a first model is trained on every series cut ``backtest_folds * horizon``
+steps before its end, then forecasts from ``backtest_folds`` origins (``horizon`` apart) at the
+end of each series. Its scores (MASE, sMAPE, weighted quantile loss, interval coverage) sit next
+to those of the seasonal-naive forecast (with quantiles from its own past errors) from the same
+origins. The backtest's forecasts also calibrate the quantiles: each level's distance from the
+median is stretched by the factor that makes it cover its share of actual values (scored by
+cross-fitting over folds, so the reported coverage stays out-of-sample). The artifact's model is
+then trained again on the full history and given those factors.
+"""
+
+from __future__ import annotations
+
+import math
+from collections.abc import Sequence
+from typing import Any, Self
+
+import lightgbm as lgb
+import numpy as np
+import pandas as pd
+from pydantic import BaseModel, ConfigDict, Field, field_validator
+
+from maas.domain.signature import Column, ColumnType, Output, Signature, Task
+from maas.errors import InvalidParameterError, SchemaMismatchError, UnsupportedFormatError
+from maas.ml.prediction import Prediction
+from maas.ml.templates.artifact import TEMPLATE_ARTIFACT, dump_template_artifact
+from maas.ml.templates.base import MIN_ROWS, Template, TemplateSpec, TrainedModel
+from maas.ml.templates.forecast_features import (
+    FeatureLayout,
+    ForecastSeries,
+    build_layout,
+    series_features,
+    split_series,
+    training_pairs,
+)
+from maas.ml.templates.forecast_metrics import backtest_metrics, stretch_quantiles
+
+__all__ = ["DemandForecast", "DemandForecastParams", "Forecaster"]
+
+_STATE_VERSION = 1
+
+
+class DemandForecastParams(BaseModel):
+    """Parameters of the demand-forecast template."""
+
+    model_config = ConfigDict(extra="forbid", frozen=True)
+
+    horizon: int = Field(ge=1, le=10_000)
+    """Steps ahead to forecast (required)."""
+    series_column: str = Field("series", min_length=1, max_length=128)
+    """Column naming the series each row belongs to."""
+    time_column: str = Field("timestamp", min_length=1, max_length=128)
+    """Column ordering a series' rows: integer steps or datetimes (regularly spaced)."""
+    value_column: str = Field("value", min_length=1, max_length=128)
+    """Column holding the quantity to forecast (``fit``'s ``target`` overrides it)."""
+    season_length: int | None = Field(None, ge=1, le=10_000)
+    """Steps per seasonal cycle; ``None`` infers it from the datetime frequency (hourly 24,
+    daily 7, weekly 52, monthly 12, ...) or, for integer steps, from the autocorrelation."""
+    quantiles: tuple[float, ...] = (0.1, 0.5, 0.9)
+    """Quantile levels to forecast, each in (0, 1); the median is always trained, as the point
+    forecast."""
+    lags: tuple[int, ...] | None = None
+    """Which past values are features (1 is the last one); ``None``: 1 .. max(14, 2 seasons),
+    at most 60."""
+    windows: tuple[int, ...] | None = None
+    """Lengths of the rolling windows whose mean and spread are features; ``None``: chosen from
+    the season length."""
+    calendar: bool = True
+    """Whether datetime timestamps give calendar features of the target time."""
+    n_estimators: int = Field(300, ge=1, le=5000)
+    """Boosting rounds per quantile level."""
+    learning_rate: float = Field(0.05, gt=0.0, le=1.0)
+    """Shrinkage applied to each tree."""
+    num_leaves: int = Field(63, ge=2, le=1024)
+    """Maximum leaves per tree."""
+    max_train_rows: int = Field(100_000, ge=1_000, le=5_000_000)
+    """At most this many (origin, step) rows train each booster, sampled evenly over series."""
+    backtest_folds: int = Field(3, ge=1, le=20)
+    """Forecast origins (``horizon`` apart) at the end of each series scored by the backtest."""
+    n_jobs: int = Field(1, ge=1, le=64)
+    """LightGBM threads; one by default, as training runs beside live serving."""
+    seed: int = Field(0, ge=0, le=2**31 - 1)
+    """Seed of the row sampling and of LightGBM; the same seed gives the same artifact."""
+
+    @field_validator("quantiles")
+    @classmethod
+    def _levels_in_unit_interval(cls, value: tuple[float, ...]) -> tuple[float, ...]:
+        if not 1 <= len(value) <= 9 or len(set(value)) != len(value):
+            raise ValueError("quantiles must be 1 to 9 distinct levels")
+        if any(not 0.0 < q < 1.0 for q in value):
+            raise ValueError("every quantile level must lie strictly between 0 and 1")
+        return tuple(sorted(value))
+
+    @field_validator("lags", "windows")
+    @classmethod
+    def _positive_steps(cls, value: tuple[int, ...] | None) -> tuple[int, ...] | None:
+        if value is None:
+            return None
+        if not 1 <= len(value) <= 200 or any(not 1 <= v <= 10_000 for v in value):
+            raise ValueError("must be 1 to 200 step counts, each in 1 .. 10000")
+        return tuple(sorted(set(value)))
+
+
+class DemandForecast(Template):
+    """Forecast many series ``horizon`` steps ahead with one global LightGBM model.
+
+    ``fit(df)`` takes long-format history (``series_column``, ``time_column``,
+    ``value_column``); ``forecast(df)`` takes the recent history of any series (seen in training
+    or not) and returns, for each series and step, the median and the quantiles. ``predict``
+    returns the medians only, series-major (all steps of the first series first).
+
+    Metrics (rolling-origin backtest, see the module docstring): ``mase``, ``smape``, ``wql``
+    (weighted quantile loss), ``coverage`` (share of actual values inside the outermost
+    quantiles, nominal ``coverage_nominal``), each with ``baseline_`` for the seasonal-naive
+    forecast; ``season_length``, ``n_series``, ``n_backtest_forecasts``, ``n_train_rows``.
+    """
+
+    spec = TemplateSpec(
+        name="demand_forecast",
+        task=Task.FORECAST,
+        description=(
+            "Forecast production or demand of many series (any frequency) with one global "
+            "gradient-boosted model: direct multi-step quantile forecasts, honestly backtested "
+            "against seasonal naive."
+        ),
+        params=DemandForecastParams,
+    )
+
+    def __init__(
+        self,
+        *,
+        horizon: int | None = None,
+        series_column: str = "series",
+        time_column: str = "timestamp",
+        value_column: str = "value",
+        season_length: int | None = None,
+        quantiles: tuple[float, ...] = (0.1, 0.5, 0.9),
+        lags: tuple[int, ...] | None = None,
+        windows: tuple[int, ...] | None = None,
+        calendar: bool = True,
+        n_estimators: int = 300,
+        learning_rate: float = 0.05,
+        num_leaves: int = 63,
+        max_train_rows: int = 100_000,
+        backtest_folds: int = 3,
+        n_jobs: int = 1,
+        seed: int = 0,
+    ) -> None:
+        self.horizon = horizon
+        self.series_column = series_column
+        self.time_column = time_column
+        self.value_column = value_column
+        self.season_length = season_length
+        self.quantiles = quantiles
+        self.lags = lags
+        self.windows = windows
+        self.calendar = calendar
+        self.n_estimators = n_estimators
+        self.learning_rate = learning_rate
+        self.num_leaves = num_leaves
+        self.max_train_rows = max_train_rows
+        self.backtest_folds = backtest_folds
+        self.n_jobs = n_jobs
+        self.seed = seed
+
+    def fit(
+        self, df: pd.DataFrame, target: str | None = None, features: Sequence[str] | None = None
+    ) -> Self:
+        """Learn to forecast column ``target`` (default ``value_column``) of every series in ``df``.
+
+        Args:
+            df: long-format history, one row per series and time step.
+            target: the value column; overrides ``value_column`` when given.
+            features: must be ``None``: the template derives its features from the history.
+
+        Raises:
+            SchemaMismatchError: a column is missing, values are not finite numbers, or
+                timestamps are neither integers nor datetimes.
+            InvalidParameterError: a parameter is invalid, ``features`` is given, there are
+                fewer than ``MIN_ROWS`` rows, a series is shorter than ``horizon + 1`` steps or
+                repeats a timestamp, or no series is long enough for the backtest.
+        """
+        if target is not None and target not in df.columns:
+            raise SchemaMismatchError(
+                f"Target column {target!r} is missing from the data.",
+                field=target,
+                expected="a column of the data",
+                received=f"columns {[str(c) for c in df.columns]}",
+            )
+        params: DemandForecastParams = self._validated_params()
+        if features is not None:
+            raise InvalidParameterError(
+                "The demand forecast derives its features from each series' history; it takes "
+                "no feature columns.",
+                field="features",
+                expected=None,
+                received=list(features),
+            )
+        value = target or params.value_column
+        columns = (params.series_column, params.time_column, value)
+        if len(df) < MIN_ROWS:
+            raise InvalidParameterError(
+                f"Template {self.spec.name!r} needs at least {MIN_ROWS} rows. "
+                f"Got {len(df)} instead.",
+                field="rows",
+                expected=f">= {MIN_ROWS}",
+                received=len(df),
+            )
+        series, time_kind = split_series(df, columns)
+        short = min(series, key=lambda s: len(s.values))
+        if len(short.values) < params.horizon + 1:
+            raise InvalidParameterError(
+                f"Series {short.key!r} has {len(short.values)} steps; forecasting "
+                f"{params.horizon} steps ahead needs at least {params.horizon + 1}.",
+                field=params.series_column,
+                expected=f">= {params.horizon + 1} steps per series",
+                received=len(short.values),
+            )
+        layout = build_layout(params, series, time_kind)
+        folds = params.backtest_folds
+        cut = folds * params.horizon
+        scored = [s for s in series if len(s.values) >= cut + params.horizon + 1]
+        if not scored:
+            raise InvalidParameterError(
+                f"The backtest ({folds} folds of {params.horizon} steps) needs a series of at "
+                f"least {cut + params.horizon + 1} steps; the longest has "
+                f"{max(len(s.values) for s in series)}.",
+                field="backtest_folds",
+                expected=f"a series of >= {cut + params.horizon + 1} steps, or fewer folds",
+                received=folds,
+            )
+        backtester = Forecaster.train(layout, [s.head(len(s.values) - cut) for s in scored], params)
+        metrics, stretch = backtest_metrics(backtester, scored, folds=folds)
+        final = Forecaster.train(layout, series, params)
+        final.stretch = stretch
+        self.forecaster_ = final
+        self.params_ = params
+        self.target_ = value
+        self.signature_ = _signature(params, value, series, time_kind)
+        self.metrics_ = metrics | {
+            "season_length": float(layout.season_length),
+            "n_series": float(len(series)),
+            "n_train_rows": float(final.n_train_rows),
+        }
+        return self
+
+    def forecast(self, df: pd.DataFrame) -> Prediction:
+        """Forecast ``horizon`` steps after the end of each series in ``df``.
+
+        Returns:
+            ``predictions`` (medians) and ``quantiles`` (level → values), flattened series-major
+            with ``keys`` ``{"series": <name>, "step": k}``; series in order of first
+            appearance.
+
+        Raises:
+            NotFittedError: ``fit`` has not been called.
+            SchemaMismatchError: a column is missing or of the wrong kind.
+            InvalidParameterError: a series is shorter than ``horizon`` steps or repeats a
+                timestamp.
+        """
+        self._check_fitted()
+        columns = (self.params_.series_column, self.params_.time_column, self.target_)
+        return self.forecaster_.forecast_frame(df, columns)
+
+    def predict(self, df: pd.DataFrame) -> np.ndarray:
+        """Return the median forecasts, series-major (see ``forecast``).
+
+        Raises:
+            NotFittedError: ``fit`` has not been called.
+            SchemaMismatchError: a column is missing or of the wrong kind.
+            InvalidParameterError: a series is shorter than ``horizon`` steps.
+        """
+        return self.forecast(df).predictions
+
+    def explain(self, df: pd.DataFrame) -> np.ndarray:
+        """Return each input column's contribution to each median forecast.
+
+        Shape ``(n_forecasts, 4)``: series column (always 0), time column (step and
+        calendar features), value column (every feature of the history), and the expected
+        value; each row sums to the median forecast.
+
+        Raises:
+            NotFittedError: ``fit`` has not been called.
+            SchemaMismatchError: a column is missing or of the wrong kind.
+            InvalidParameterError: a series is shorter than ``horizon`` steps.
+        """
+        self._check_fitted()
+        columns = (self.params_.series_column, self.params_.time_column, self.target_)
+        contributions = self.forecaster_.forecast_frame(df, columns, explain=True).contributions
+        assert contributions is not None
+        return contributions
+
+    def to_trained_model(self) -> TrainedModel:
+        """Package the boosters and feature layout as a ``template`` artifact.
+
+        Raises:
+            NotFittedError: ``fit`` has not been called.
+        """
+        self._check_fitted()
+        importance = self.forecaster_.input_importance()
+        names = self.signature_.input_names
+        return TrainedModel(
+            artifact=dump_template_artifact(self.spec.name, self.forecaster_.to_state()),
+            format=TEMPLATE_ARTIFACT,
+            signature=self.signature_,
+            template=self.spec.name,
+            params={**self.params_.model_dump(), "target": self.target_, "features": names},
+            metrics=dict(self.metrics_),
+            feature_importance=dict(zip(names, importance, strict=True)),
+        )
+
+    @classmethod
+    def from_state(cls, state: dict[str, Any], signature: Signature) -> Forecaster:
+        """Rebuild the fitted forecaster from a ``template`` artifact's state.
+
+        Raises:
+            UnsupportedFormatError: the state is not a demand-forecast state this version reads.
+        """
+        return Forecaster.from_state(state, signature)
+
+
+class Forecaster:
+    """The fitted numerics: a feature layout and one LightGBM booster per quantile level.
+
+    It is also the predictor the ``template`` runtime serves (``predict_matrix``).
+    """
+
+    def __init__(
+        self,
+        layout: FeatureLayout,
+        boosters: dict[float, lgb.Booster],
+        *,
+        stretch: Sequence[float] | None = None,
+        n_train_rows: int = 0,
+        signature: Signature | None = None,
+    ) -> None:
+        self.layout = layout
+        self.boosters = boosters
+        # Per level of layout.quantiles: the factor on its distance from the median that the
+        # backtest found calibrated (forecast_metrics.interval_stretch).
+        self.stretch = tuple(stretch or [1.0] * len(layout.quantiles))
+        self.n_train_rows = n_train_rows
+        self.signature = signature
+
+    @classmethod
+    def train(
+        cls, layout: FeatureLayout, series: Sequence[ForecastSeries], params: DemandForecastParams
+    ) -> Forecaster:
+        """Train one booster per quantile level (plus the median) on ``series``."""
+        rng = np.random.default_rng(params.seed)
+        quota = max(1, math.ceil(params.max_train_rows / len(series)))
+        parts_x, parts_y = [], []
+        for s in series:
+            origins, steps = training_pairs(layout, len(s.values), quota, rng)
+            if len(origins) == 0:
+                continue
+            x, scale = series_features(layout, s, origins, steps)
+            parts_x.append(x)
+            parts_y.append(s.values[origins + steps] / scale)
+        x_all = np.concatenate(parts_x).astype(np.float32)
+        y_all = np.concatenate(parts_y)
+        dataset = lgb.Dataset(x_all, label=y_all, params={"max_bin": 63}, free_raw_data=False)
+        boosters = {}
+        for level in sorted({*layout.quantiles, 0.5}):
+            boosters[level] = lgb.train(
+                {
+                    "objective": "quantile",
+                    "alpha": level,
+                    "learning_rate": params.learning_rate,
+                    "num_leaves": params.num_leaves,
+                    "min_data_in_leaf": 50,
+                    "feature_fraction": 0.8,
+                    "bagging_fraction": 0.8,
+                    "bagging_freq": 1,
+                    "seed": params.seed,
+                    "deterministic": True,
+                    "force_col_wise": True,
+                    "verbose": -1,
+                    "num_threads": params.n_jobs,
+                    "max_bin": 63,
+                },
+                dataset,
+                num_boost_round=params.n_estimators,
+            )
+        return cls(layout, boosters, n_train_rows=len(y_all))
+
+    def forecast_at(
+        self,
+        series: Sequence[ForecastSeries],
+        origins: Sequence[int],
+        *,
+        explain: bool = False,
+        calibrated: bool = True,
+    ) -> tuple[np.ndarray, np.ndarray, np.ndarray | None]:
+        """Forecast ``horizon`` steps from origin ``origins[i]`` of ``series[i]``.
+
+        Returns:
+            the medians, shape ``(n * horizon,)``; the quantiles, shape ``(n * horizon,
+            len(layout.quantiles))``, sorted per row and, when ``calibrated``, stretched by
+            ``stretch``; and, when ``explain``, the median's contributions per input column,
+            shape ``(n * horizon, 4)``.
+        """
+        h = self.layout.horizon
+        steps = np.arange(1, h + 1)
+        parts_x, parts_scale = [], []
+        for s, origin in zip(series, origins, strict=True):
+            x, scale = series_features(self.layout, s, np.full(h, origin), steps)
+            parts_x.append(x)
+            parts_scale.append(scale)
+        x_all = np.concatenate(parts_x).astype(np.float32)
+        scale_all = np.concatenate(parts_scale)
+        levels = sorted(self.boosters)
+        raw = np.column_stack([self.boosters[q].predict(x_all) for q in levels])
+        median = raw[:, levels.index(0.5)]
+        # Levels that crossed the median meet it there; the median stays the point forecast.
+        side = np.sign(np.asarray(levels) - 0.5)[None, :]
+        ordered = np.sort(median[:, None] + side * np.maximum(side * (raw - median[:, None]), 0.0))
+        ordered *= scale_all[:, None]
+        median = ordered[:, levels.index(0.5)]
+        quantiles = ordered[:, [levels.index(q) for q in self.layout.quantiles]]
+        if calibrated:
+            quantiles = stretch_quantiles(median, quantiles, self.stretch)
+        contributions = None
+        if explain:
+            parts = np.asarray(self.boosters[0.5].predict(x_all, pred_contrib=True))
+            parts = parts * scale_all[:, None]
+            owner = np.asarray(self.layout.feature_sources())
+            contributions = np.column_stack(
+                [
+                    np.zeros(len(x_all)),
+                    parts[:, :-1][:, owner == 1].sum(axis=1),
+                    parts[:, :-1][:, owner == 2].sum(axis=1),
+                    parts[:, -1],
+                ]
+            )
+        return median, quantiles, contributions
+
+    def forecast_frame(
+        self, df: pd.DataFrame, columns: tuple[str, str, str], *, explain: bool = False
+    ) -> Prediction:
+        """Forecast ``horizon`` steps after the end of each series of long-format ``df``.
+
+        Args:
+            df: the history, one row per series and time step.
+            columns: the series, time and value columns of ``df``.
+            explain: also return the median's contributions per input column.
+
+        Raises:
+            SchemaMismatchError: a column is missing, values are not finite numbers, or the
+                times are not of the kind (integer steps or datetimes) the model learnt.
+            InvalidParameterError: a series is shorter than ``horizon`` steps or repeats a time.
+        """
+        series, time_kind = split_series(df, columns)
+        if time_kind != self.layout.time_kind:
+            expected = "integer steps" if self.layout.time_kind == "int" else "datetimes"
+            raise SchemaMismatchError(
+                f"Column {columns[1]!r} must hold {expected}, as in training. Got "
+                f"{'integer steps' if time_kind == 'int' else 'datetimes'} instead.",
+                field=columns[1],
+                expected=expected,
+                received=time_kind,
+            )
+        h = self.layout.horizon
+        for s in series:
+            if len(s.values) < h:
+                raise InvalidParameterError(
+                    f"Series {s.key!r} has {len(s.values)} steps of history; forecasting {h} "
+                    f"steps ahead needs at least {h}.",
+                    field=columns[0],
+                    expected=f">= {h} steps of history",
+                    received=len(s.values),
+                    details={"series": s.key},
+                )
+        return self.forecast(series, explain=explain)
+
+    def forecast(self, series: Sequence[ForecastSeries], *, explain: bool = False) -> Prediction:
+        """Forecast ``horizon`` steps after the end of each series (checked by the caller)."""
+        h = self.layout.horizon
+        extended = [s.with_future(self.layout) for s in series]
+        median, quantiles, contributions = self.forecast_at(
+            extended, [len(s.values) - 1 for s in series], explain=explain
+        )
+        keys = [{"series": s.key, "step": k} for s in series for k in range(1, h + 1)]
+        return Prediction(
+            predictions=median,
+            contributions=contributions,
+            keys=keys,
+            quantiles={
+                _level_name(q): quantiles[:, j] for j, q in enumerate(self.layout.quantiles)
+            },
+        )
+
+    def predict_matrix(self, x: np.ndarray, *, explain: bool = False) -> Prediction:
+        """Forecast from the input matrix (series, time, value columns in signature order).
+
+        Raises:
+            SchemaMismatchError: timestamps or values cannot be read.
+            InvalidParameterError: a series is shorter than ``horizon`` steps.
+        """
+        assert self.signature is not None
+        names = self.signature.input_names
+        frame = pd.DataFrame({name: x[:, j] for j, name in enumerate(names)})
+        time = self.signature.inputs[1]
+        if time.dtype is ColumnType.INT:
+            frame[names[1]] = pd.to_numeric(frame[names[1]]).astype(np.int64)
+        frame[names[2]] = pd.to_numeric(frame[names[2]])
+        if self.signature.inputs[0].dtype is ColumnType.INT:
+            frame[names[0]] = pd.to_numeric(frame[names[0]]).astype(np.int64)
+        return self.forecast_frame(frame, (names[0], names[1], names[2]), explain=explain)
+
+    def input_importance(self) -> list[float]:
+        """Share of the median booster's split gain per input column (series, time, value)."""
+        gain = self.boosters[0.5].feature_importance(importance_type="gain")
+        owner = np.asarray(self.layout.feature_sources())
+        shares = np.array([gain[owner == j].sum() for j in range(3)], dtype=np.float64)
+        total = float(shares.sum())
+        return [float(v) for v in (shares / total if total > 0 else np.array([0.0, 0.0, 1.0]))]
+
+    def to_state(self) -> dict[str, Any]:
+        """The JSON state: layout, and each booster as LightGBM model text."""
+        return {
+            "state_version": _STATE_VERSION,
+            "layout": self.layout.to_state(),
+            "stretch": list(self.stretch),
+            "boosters": {
+                _level_name(q): b.model_to_string() for q, b in sorted(self.boosters.items())
+            },
+            "library_versions": {"lightgbm": lgb.__version__},
+        }
+
+    @classmethod
+    def from_state(cls, state: dict[str, Any], signature: Signature) -> Forecaster:
+        """Rebuild from ``to_state``'s output.
+
+        Raises:
+            UnsupportedFormatError: the state is of another version or malformed.
+        """
+        try:
+            if state["state_version"] != _STATE_VERSION:
+                raise KeyError("state_version")
+            layout = FeatureLayout.from_state(state["layout"])
+            boosters = {
+                float(q): lgb.Booster(model_str=text) for q, text in state["boosters"].items()
+            }
+            stretch = [float(v) for v in state["stretch"]]
+            if len(stretch) != len(layout.quantiles):
+                raise ValueError("one stretch per quantile level")
+        except (KeyError, TypeError, ValueError, lgb.basic.LightGBMError) as exc:
+            raise UnsupportedFormatError(
+                f"The demand-forecast state is not a version {_STATE_VERSION} state.",
+                field="state",
+            ) from exc
+        return cls(layout, boosters, stretch=stretch, signature=signature)
+
+
+def _level_name(q: float) -> str:
+    return repr(float(q))
+
+
+def _signature(
+    params: DemandForecastParams, value: str, series: Sequence[ForecastSeries], time_kind: str
+) -> Signature:
+    numeric_keys = all(s.key.lstrip("-").isdigit() for s in series)
+    return Signature(
+        inputs=[
+            Column(
+                name=params.series_column,
+                dtype=ColumnType.INT if numeric_keys else ColumnType.STRING,
+                description="the series each row belongs to",
+            ),
+            Column(
+                name=params.time_column,
+                dtype=ColumnType.INT if time_kind == "int" else ColumnType.STRING,
+                description=("integer time step" if time_kind == "int" else "ISO 8601 timestamp"),
+            ),
+            Column(name=value, dtype=ColumnType.FLOAT, description="the observed value"),
+        ],
+        outputs=[Output(name="predictions", dtype=ColumnType.FLOAT)],
+        task=Task.FORECAST,
+        group_by=params.series_column,
+        order_by=params.time_column,
+        horizon=params.horizon,
+        quantiles=list(params.quantiles),
+    )
