@@ -25,6 +25,7 @@ from maas.schemas.datasets import (
     DatasetVersionPage,
     DatasetVersionRead,
 )
+from maas.schemas.jobs import JobPage, JobRead, JobStatus
 from maas.schemas.keys import KeyCreated, KeyRead
 from maas.schemas.models import (
     AliasEventRead,
@@ -161,6 +162,20 @@ PREVIEW = {
     "total_rows": 10,
 }
 CSV_BYTES = b"unit,torque\np1,1.5\n"
+JOB = {
+    "id": "job-1",
+    "kind": "train",
+    "status": "queued",
+    "progress": 0.0,
+    "message": "",
+    "request": {"model": "pump-rul", "template": "rul"},
+    "result": None,
+    "log": "",
+    "created_by": "admin",
+    "created_at": NOW,
+    "started_at": None,
+    "finished_at": None,
+}
 
 
 class FakeServer:
@@ -481,6 +496,68 @@ CASES: list[tuple[str, Callable[[Any], Any], str, str, dict[str, str], Any, int,
         200,
         PREVIEW,
         DatasetPreview,
+    ),
+    (
+        "train",
+        lambda c: c.train(
+            "pump-rul",
+            template="rul",
+            dataset="press-log",
+            target="rul",
+            features=("torque", "speed"),
+            params={"rounds": 50},
+            alias="staging",
+        ),
+        "POST",
+        "/v1/models/pump-rul/train",
+        {},
+        {
+            "template": "rul",
+            "dataset": "press-log",
+            "target": "rul",
+            "features": ["torque", "speed"],
+            "params": {"rounds": 50},
+            "stability_runs": 3,
+            "alias": "staging",
+            "description": "",
+        },
+        202,
+        JOB,
+        JobRead,
+    ),
+    ("get_job", lambda c: c.get_job("job-1"), "GET", "/v1/jobs/job-1", {}, None, 200, JOB, JobRead),
+    (
+        "list_jobs",
+        lambda c: c.list_jobs(status="running", offset=5, limit=10),
+        "GET",
+        "/v1/jobs",
+        {"status": "running", "offset": "5", "limit": "10"},
+        None,
+        200,
+        {"items": [JOB], "total": 6},
+        JobPage,
+    ),
+    (
+        "cancel_job",
+        lambda c: c.cancel_job("job-1"),
+        "POST",
+        "/v1/jobs/job-1/cancel",
+        {},
+        None,
+        200,
+        {**JOB, "status": "cancelled"},
+        JobRead,
+    ),
+    (
+        "wait_for_job",
+        lambda c: c.wait_for_job("job-1", poll_seconds=0),
+        "GET",
+        "/v1/jobs/job-1",
+        {},
+        None,
+        200,
+        {**JOB, "status": "succeeded", "progress": 1.0, "result": {"version": 3}},
+        JobRead,
     ),
     (
         "list_tenants",
@@ -964,3 +1041,104 @@ def test_upload_dataset_tells_parquet_bytes_and_refuses_unknown_formats(tmp_path
         with pytest.raises(errors.InvalidParameterError):
             client.upload_dataset("press-log", CSV_BYTES, format="xml")
     assert len(server.requests) == 1
+
+
+# --- training jobs ---------------------------------------------------------------------------
+
+
+class JobSequence:
+    """Answers ``GET /v1/jobs/job-1`` with each of ``states`` in turn, then the last again."""
+
+    def __init__(self, *states: str) -> None:
+        self.states = list(states)
+        self.polls = 0
+
+    def __call__(self, request: httpx.Request) -> httpx.Response:
+        assert (request.method, request.url.path) == ("GET", "/v1/jobs/job-1")
+        status = self.states[min(self.polls, len(self.states) - 1)]
+        self.polls += 1
+        done = status == "succeeded"
+        job = {**JOB, "status": status, "progress": 1.0 if done else 0.5, "message": status}
+        return httpx.Response(200, json=job)
+
+
+def test_wait_for_job_polls_until_the_job_ends_and_reports_each_poll():
+    server = JobSequence("queued", "running", "succeeded")
+    seen: list[JobStatus] = []
+    with Client(URL, KEY, transport=httpx.MockTransport(server)) as client:
+        job = client.wait_for_job(
+            "job-1", poll_seconds=0, on_progress=lambda j: seen.append(j.status)
+        )
+    assert job.status is JobStatus.SUCCEEDED
+    assert seen == [JobStatus.QUEUED, JobStatus.RUNNING, JobStatus.SUCCEEDED]
+    assert server.polls == 3
+
+
+def test_wait_for_job_returns_a_failed_job_rather_than_raising():
+    server = JobSequence("running", "failed")
+    with Client(URL, KEY, transport=httpx.MockTransport(server)) as client:
+        assert client.wait_for_job("job-1", poll_seconds=0).status is JobStatus.FAILED
+
+
+def test_async_wait_for_job_awaits_an_async_progress_callback():
+    server = JobSequence("running", "running", "cancelled")
+    seen: list[float] = []
+
+    async def record(job: JobRead) -> None:
+        seen.append(job.progress)
+
+    async def run() -> JobRead:
+        async with AsyncClient(URL, KEY, transport=httpx.MockTransport(server)) as client:
+            return await client.wait_for_job("job-1", poll_seconds=0, on_progress=record)
+
+    assert asyncio.run(run()).status is JobStatus.CANCELLED
+    assert seen == [0.5, 0.5, 0.5]
+
+
+def test_wait_for_job_gives_up_with_a_timeout_error():
+    server = JobSequence("running")
+    with Client(URL, KEY, transport=httpx.MockTransport(server)) as client:
+        with pytest.raises(TimeoutError, match="job-1 did not finish within 0.05 seconds"):
+            client.wait_for_job("job-1", poll_seconds=0.01, timeout_seconds=0.05)
+    assert server.polls >= 2
+
+    async def run() -> None:
+        async with AsyncClient(URL, KEY, transport=httpx.MockTransport(server)) as client:
+            await client.wait_for_job("job-1", poll_seconds=0, timeout_seconds=0)
+
+    with pytest.raises(TimeoutError, match="status running"):
+        asyncio.run(run())
+
+
+def test_wait_for_job_refuses_a_negative_poll_interval():
+    server = FakeServer(200, JOB)
+    with server.client() as client, pytest.raises(errors.InvalidParameterError) as caught:
+        client.wait_for_job("job-1", poll_seconds=-1)
+    assert caught.value.field == "poll_seconds"
+    assert server.requests == []
+
+
+def test_train_and_list_jobs_check_their_arguments_before_sending():
+    server = FakeServer(202, JOB)
+    with server.client() as client:
+        with pytest.raises(errors.InvalidParameterError) as caught:
+            client.train("pump-rul", template="rul", dataset="d", stability_runs=0)
+        assert caught.value.field == "stability_runs"
+        with pytest.raises(errors.InvalidParameterError) as caught:
+            client.list_jobs(status="sleeping")
+        assert caught.value.field == "status"
+    assert server.requests == []
+
+
+def test_train_sends_only_the_fields_given():
+    server = FakeServer(202, JOB)
+    with server.client() as client:
+        client.train("pump-rul", template="rul", dataset="press-log", dataset_version=2)
+    assert orjson.loads(server.last.content) == {
+        "template": "rul",
+        "dataset": "press-log",
+        "dataset_version": 2,
+        "params": {},
+        "stability_runs": 3,
+        "description": "",
+    }

@@ -1,8 +1,9 @@
 """The ``maas`` command: ``create_cli()`` assembles it from its command modules.
 
-Remote commands (``info``, ``models``, ``datasets``, ``predict``, ``keys``) talk to a server
-through the SDK; local ones (``serve``, ``migrate``, ...) work on the data folder through the
-services. Nothing is built at import time: ``main()`` builds the app on each run, as tests do.
+Remote commands (``info``, ``models``, ``datasets``, ``train``, ``jobs``, ``predict``,
+``keys``) talk to a server through the SDK; local ones (``serve``, ``migrate``, ...) work on
+the data folder through the services. Nothing is built at import time: ``main()`` builds the
+app on each run, as tests do.
 """
 
 from __future__ import annotations
@@ -11,7 +12,7 @@ from typing import Annotated
 
 import typer
 
-from maas.cli import admin, datasets, info, keys, models, predict, serve
+from maas.cli import admin, datasets, info, jobs, keys, models, predict, serve
 from maas.client._base import package_version
 
 __all__ = ["create_cli", "main"]
@@ -30,7 +31,7 @@ def create_cli() -> typer.Typer:
         pretty_exceptions_show_locals=False,  # locals would print the API key
     )
     app.callback()(_root)
-    for module in (info, models, datasets, predict, keys):
+    for module in (info, models, datasets, jobs, predict, keys):
         module.register(app)
     _register_local_commands(app)
     return app

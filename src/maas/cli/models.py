@@ -11,8 +11,9 @@ import typer
 from maas.cli._output import print_json, print_kv, print_table, when
 from maas.cli._remote import DEFAULT_URL, ApiKeyOption, JsonFlag, UrlOption, connect
 from maas.errors import InvalidParameterError
+from maas.schemas.models import VersionRead
 
-__all__ = ["register"]
+__all__ = ["print_report", "register"]
 
 NameArg = Annotated[str, typer.Argument(help="The model's name.", show_default=False)]
 AliasArg = Annotated[
@@ -26,6 +27,7 @@ def register(app: typer.Typer) -> None:
     models.command("list")(list_models)
     models.command("show")(show_model)
     models.command("versions")(list_versions)
+    models.command("report")(show_report)
     models.command("upload")(upload)
     models.command("alias")(set_alias)
     models.command("unalias")(delete_alias)
@@ -118,6 +120,83 @@ def list_versions(
         ),
         title=f"versions of {name} ({page.total})",
     )
+
+
+def show_report(
+    ctx: typer.Context,
+    name: NameArg,
+    version: Annotated[
+        int | None,
+        typer.Option("--version", "-v", min=1, help="The version (default: the latest)."),
+    ] = None,
+    top: Annotated[int, typer.Option(min=1, help="Show this many feature importances.")] = 10,
+    json_: JsonFlag = False,
+    url: UrlOption = DEFAULT_URL,
+    api_key: ApiKeyOption = None,
+) -> None:
+    """Show the evaluation report of a trained version: held-out metrics against the naive
+    baseline, stability across seeds, and the top feature importances."""
+    with connect(ctx, url, api_key) as client:
+        if version is None:
+            latest = client.get_model(name).latest_version
+            if latest is None:
+                raise InvalidParameterError(
+                    f"Model {name!r} has no versions yet.", field="version", received=None
+                )
+            version = latest
+        found = client.get_version(name, version)
+    if json_:
+        print_json(found.report or {})
+        return
+    if not found.report:
+        typer.echo(f"{found.model} version {found.version} has no evaluation report (not trained).")
+        return
+    print_report(found, top=top)
+
+
+def print_report(version: VersionRead, *, top: int = 10) -> None:
+    """The report's tables: held-out vs baseline (with stability), and feature importance."""
+    report = version.report or {}
+    held_out: dict[str, Any] = report.get("held_out") or {}
+    baseline: dict[str, Any] = report.get("baseline") or {}
+    stability: dict[str, Any] = report.get("stability") or {}
+    rows = []
+    for metric, value in held_out.items():
+        if not isinstance(value, int | float) or isinstance(value, bool):
+            continue  # confusion counts and the like stay in --json
+        spread = stability.get(metric) or {}
+        rows.append(
+            [
+                metric,
+                value,
+                baseline.get(f"baseline_{metric}"),
+                _mean_std(spread),
+                spread.get("runs"),
+            ]
+        )
+    source = f" on {version.source_dataset}" if version.source_dataset else ""
+    print_table(
+        ["metric", "held-out", "baseline", "stability (mean ± std)", "runs"],
+        rows,
+        title=f"{version.model} version {version.version} ({version.template or 'uploaded'}"
+        f"{source}, {report.get('rows', '?')} rows)",
+    )
+    importance: dict[str, Any] = report.get("feature_importance") or {}
+    if importance:
+        total = sum(abs(float(v)) for v in importance.values()) or 1.0
+        ranked = sorted(importance.items(), key=lambda kv: -abs(float(kv[1])))[:top]
+        print_table(
+            ["feature", "importance", "share"],
+            ([feature, value, f"{abs(float(value)) / total:.1%}"] for feature, value in ranked),
+            title=f"top {len(ranked)} of {len(importance)} features",
+        )
+
+
+def _mean_std(spread: dict[str, Any]) -> str:
+    mean, std = spread.get("mean"), spread.get("std")
+    if mean is None:
+        return ""
+    return f"{mean:.4g} ± {std or 0.0:.2g}"
 
 
 def upload(

@@ -7,6 +7,7 @@ Arguments are checked before anything is sent: a bad argument raises the same
 from __future__ import annotations
 
 import os
+from collections.abc import Mapping, Sequence
 from datetime import datetime
 from pathlib import Path
 from typing import IO, Any, TypeVar
@@ -35,6 +36,7 @@ from maas.schemas.datasets import (
     DatasetVersionPage,
     DatasetVersionRead,
 )
+from maas.schemas.jobs import JobPage, JobRead, JobStatus
 from maas.schemas.keys import KeyCreate, KeyCreated, KeyRead
 from maas.schemas.models import (
     AliasEventRead,
@@ -51,6 +53,7 @@ from maas.schemas.models import (
 from maas.schemas.predict import PredictResponse
 from maas.schemas.system import ServerInfo
 from maas.schemas.tenants import TenantCreate, TenantCreated, TenantRead
+from maas.schemas.training import TrainRequest
 
 M = TypeVar("M", bound=BaseModel)
 
@@ -314,6 +317,77 @@ def dataset_upload(
     path = _path("datasets", name, "append" if append else "versions")
     upload = Upload(content_type=_DATASET_MEDIA[chosen], source=source)
     return Call("POST", path, parse_as(DatasetVersionRead), params=params, upload=upload)
+
+
+def train(
+    name: str,
+    *,
+    template: str,
+    dataset: str,
+    target: str | None,
+    dataset_version: int | None,
+    features: Sequence[str] | None,
+    params: Mapping[str, Any] | None,
+    stability_runs: int,
+    alias: str | None,
+    description: str,
+) -> Call[JobRead]:
+    body = _validated(
+        TrainRequest,
+        template=template,
+        dataset=dataset,
+        target=target,
+        dataset_version=dataset_version,
+        features=None if features is None else list(features),
+        params=dict(params or {}),
+        stability_runs=stability_runs,
+        alias=alias,
+        description=description,
+    )
+    path = _path("models", name, "train")
+    return Call("POST", path, parse_as(JobRead), json=_json(body, exclude_none=True))
+
+
+def get_job(job_id: str) -> Call[JobRead]:
+    return Call("GET", _path("jobs", job_id), parse_as(JobRead))
+
+
+def list_jobs(status: JobStatus | str | None, offset: int, limit: int) -> Call[JobPage]:
+    params: dict[str, str | int] = {"offset": offset, "limit": limit}
+    if status:
+        try:
+            params["status"] = JobStatus(status).value
+        except ValueError as exc:
+            raise InvalidParameterError(
+                f"status must be one of {', '.join(JobStatus)}. Got {status!r} instead.",
+                field="status",
+                expected=list(JobStatus),
+                received=status,
+            ) from exc
+    return Call("GET", "/v1/jobs", parse_as(JobPage), params=params)
+
+
+def cancel_job(job_id: str) -> Call[JobRead]:
+    return Call("POST", _path("jobs", job_id, "cancel"), parse_as(JobRead))
+
+
+def check_wait(poll_seconds: float, timeout_seconds: float | None) -> None:
+    """Raises: InvalidParameterError for a negative poll interval or timeout."""
+    for field, value in (("poll_seconds", poll_seconds), ("timeout_seconds", timeout_seconds)):
+        if value is not None and value < 0:
+            raise InvalidParameterError(
+                f"{field} must not be negative. Got {value!r} instead.",
+                field=field,
+                expected=">= 0",
+                received=value,
+            )
+
+
+def wait_timed_out(job: JobRead, timeout_seconds: float) -> TimeoutError:
+    return TimeoutError(
+        f"Job {job.id} did not finish within {timeout_seconds:g} seconds "
+        f"(status {job.status.value}, {job.progress:.0%} done: {job.message or 'no message'})."
+    )
 
 
 def list_keys() -> Call[list[KeyRead]]:

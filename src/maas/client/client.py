@@ -2,9 +2,11 @@
 
 from __future__ import annotations
 
+import time
+from collections.abc import Callable, Mapping, Sequence
 from datetime import datetime
 from types import TracebackType
-from typing import TypeVar
+from typing import Any, TypeVar
 
 import httpx
 
@@ -28,6 +30,7 @@ from maas.schemas.datasets import (
     DatasetVersionPage,
     DatasetVersionRead,
 )
+from maas.schemas.jobs import JobPage, JobRead, JobStatus
 from maas.schemas.keys import KeyCreated, KeyRead
 from maas.schemas.models import (
     AliasEventRead,
@@ -519,6 +522,145 @@ class Client(BaseClient):
             InvalidInputError: ``limit`` is out of range (1 to 1000).
         """
         return self._send(_operations.preview_dataset(name, version, limit), timeout)
+
+    def train(
+        self,
+        name: str,
+        *,
+        template: str,
+        dataset: str,
+        target: str | None = None,
+        dataset_version: int | None = None,
+        features: Sequence[str] | None = None,
+        params: Mapping[str, Any] | None = None,
+        stability_runs: int = 3,
+        alias: str | None = None,
+        description: str = "",
+        timeout: TimeoutArg = USE_CLIENT_DEFAULT,
+    ) -> JobRead:
+        """Train the next version of ``name`` from a template on a dataset, as a background
+        job; follow it with ``get_job`` or ``wait_for_job``. When it succeeds,
+        ``job.result["version"]`` is the new version, whose ``report`` holds the evaluation.
+
+        Args:
+            name: the model's name (created if new).
+            template: a template name from ``info().templates``.
+            dataset: the dataset's name.
+            target: the column to predict (templates that need none ignore it).
+            dataset_version: the dataset version to train on; the newest by default.
+            features: the input columns; every other column by default.
+            params: the template's parameters.
+            stability_runs: fits with different seeds, for each metric's mean and std (1-10).
+            alias: point this alias (e.g. ``staging``) at the new version.
+            description: what the new version is.
+
+        Returns:
+            The queued job.
+
+        Raises:
+            InvalidParameterError: an argument is malformed (raised before sending).
+            NotFoundError: no such dataset or dataset version.
+            InvalidInputError / SchemaMismatchError: the template, its parameters or the
+                columns do not fit.
+        """
+        call = _operations.train(
+            name,
+            template=template,
+            dataset=dataset,
+            target=target,
+            dataset_version=dataset_version,
+            features=features,
+            params=params,
+            stability_runs=stability_runs,
+            alias=alias,
+            description=description,
+        )
+        return self._send(call, timeout)
+
+    def get_job(self, job_id: str, *, timeout: TimeoutArg = USE_CLIENT_DEFAULT) -> JobRead:
+        """One job: status, progress, message, log and (when done) result.
+
+        Raises:
+            NotFoundError: the tenant has no job with this id.
+        """
+        return self._send(_operations.get_job(job_id), timeout)
+
+    def list_jobs(
+        self,
+        status: JobStatus | str | None = None,
+        offset: int = 0,
+        limit: int = 50,
+        *,
+        timeout: TimeoutArg = USE_CLIENT_DEFAULT,
+    ) -> JobPage:
+        """One page of the tenant's jobs, newest first.
+
+        Args:
+            status: keep only jobs in this state (``queued``, ``running``, ``succeeded``,
+                ``failed``, ``cancelled``).
+            offset: how many jobs to skip.
+            limit: the most jobs to return.
+
+        Raises:
+            InvalidParameterError: ``status`` is not a job state (raised before sending).
+            InvalidInputError: ``offset`` or ``limit`` is out of range.
+        """
+        return self._send(_operations.list_jobs(status, offset, limit), timeout)
+
+    def cancel_job(self, job_id: str, *, timeout: TimeoutArg = USE_CLIENT_DEFAULT) -> JobRead:
+        """Cancel a queued job, or stop a running one.
+
+        Returns:
+            The job after the cancellation.
+
+        Raises:
+            NotFoundError: the tenant has no job with this id.
+        """
+        return self._send(_operations.cancel_job(job_id), timeout)
+
+    def wait_for_job(
+        self,
+        job_id: str,
+        *,
+        poll_seconds: float = 1.0,
+        timeout_seconds: float | None = None,
+        on_progress: Callable[[JobRead], Any] | None = None,
+        timeout: TimeoutArg = USE_CLIENT_DEFAULT,
+    ) -> JobRead:
+        """Poll a job until it has succeeded, failed or been cancelled.
+
+        A failed or cancelled job is returned, not raised: check ``job.status`` (and
+        ``job.message`` for why).
+
+        Args:
+            job_id: the job's id.
+            poll_seconds: the pause between two polls.
+            timeout_seconds: give up after this long; ``None`` waits as long as it takes.
+            on_progress: called with the job after every poll (the last one included).
+            timeout: the timeout of each poll's request.
+
+        Returns:
+            The finished job.
+
+        Raises:
+            TimeoutError: the job has not finished within ``timeout_seconds``.
+            InvalidParameterError: ``poll_seconds`` or ``timeout_seconds`` is negative.
+            NotFoundError: the tenant has no job with this id.
+        """
+        _operations.check_wait(poll_seconds, timeout_seconds)
+        deadline = None if timeout_seconds is None else time.monotonic() + timeout_seconds
+        while True:
+            job = self.get_job(job_id, timeout=timeout)
+            if on_progress is not None:
+                on_progress(job)
+            if job.status.finished:
+                return job
+            if deadline is not None and time.monotonic() >= deadline:
+                raise _operations.wait_timed_out(job, timeout_seconds or 0.0)
+            wait = poll_seconds
+            if deadline is not None:
+                wait = max(0.0, min(wait, deadline - time.monotonic()))
+            time.sleep(wait)
 
     def list_tenants(self, *, timeout: TimeoutArg = USE_CLIENT_DEFAULT) -> list[TenantRead]:
         """Every tenant of the installation.
