@@ -500,3 +500,28 @@ def test_models_upload_names_every_bad_signature_field(run, server, tmp_path):
     assert "  received: complex" in lines
     assert any(line.startswith("  signature.task: Input should be") for line in lines)
     assert server.requests == []
+
+
+def per_unit_predictions(request: httpx.Request) -> httpx.Response:
+    """Answers one prediction per unit, as a remaining-useful-life model does."""
+    body = orjson.loads(request.content)
+    units = sorted({row["unit"] for row in body["rows"]})
+    answer = {
+        "model": "engine-rul",
+        "version": 3,
+        "predictions": [float(len(units))] * len(units),
+        "keys": [{"unit": u} for u in units],
+    }
+    return httpx.Response(200, json=answer)
+
+
+def test_predict_never_cuts_a_unit_history_into_batches(run, server, tmp_path):
+    server.handle("POST", r"/v1/models/[^/]+/predict", per_unit_predictions)
+    data = tmp_path / "history.csv"
+    data.write_text("unit,cycle\n" + "".join(f"{u},{c}\n" for u in (1, 2) for c in range(3)))
+    result = run("predict", "engine-rul", "--csv", str(data), "--batch-size", "2", "-o", "json")
+    answer = json_of(result)
+    assert answer["keys"] == [{"unit": 1}, {"unit": 2}]
+    last = orjson.loads(server.requests[-1].content)["rows"]
+    assert len(last) == 6
+    assert server.requests[-1].url.path == "/v1/models/engine-rul@3/predict"

@@ -230,6 +230,11 @@ def _predict_in_batches(
             # After the first batch, pin the version it resolved to.
             target = ref if not parts else f"{ref.partition('@')[0]}@{parts[0].version}"
             parts.append(client.predict(target, rows=batch, explain=explain))
+            if parts[0].keys is not None:
+                # A per-unit or per-series model needs each history whole: batches would cut
+                # them. Send everything in one request to the version the first one found.
+                pinned = f"{ref.partition('@')[0]}@{parts[0].version}"
+                return client.predict(pinned, rows=rows, explain=explain)
             progress.advance(task, len(batch))
     return _merge(parts)
 
