@@ -172,3 +172,54 @@ def test_other_tenants_jobs_are_not_found(client: TestClient) -> None:
     assert client.post(f"/v1/jobs/{job_id}/cancel", headers=headers).status_code == 404
     assert client.get("/v1/jobs", headers=headers).json()["total"] == 0
     _wait(client, job_id)
+
+
+def test_batch_prediction_of_a_dataset_version(client: TestClient, app: FastAPI) -> None:
+    import pyarrow.parquet as pq
+
+    from tests.factories import failure_model, register
+
+    register(app, "machine-failure", failure_model())
+    _upload_machine_conditions(client, n=700)
+    r = client.post("/v1/models/machine-failure/batch", json={"dataset": "press-shop"})
+    assert r.status_code == 202, r.text
+    job = _wait(client, r.json()["id"])
+    assert job["status"] == "succeeded", job
+    assert job["result"]["rows"] == 700
+    assert job["result"]["version"] == 1
+    results = client.get(f"/v1/jobs/{job['id']}/results")
+    assert results.status_code == 200
+    table = pq.read_table(io.BytesIO(results.content))
+    assert table.num_rows == 700
+    assert set(table.column_names) == {"prediction", "p_0", "p_1"}
+    online = client.post("/v1/models/machine-failure/predict", json={"rows": [ROW]}).json()
+    assert online["classes"] == ["0", "1"]
+
+
+def test_batch_prediction_refuses_a_dataset_without_the_inputs(
+    client: TestClient, app: FastAPI
+) -> None:
+    from tests.factories import register, tool_life_model
+
+    register(app, "tool-life", tool_life_model())
+    _upload_machine_conditions(client, n=300)
+    r = client.post("/v1/models/tool-life/batch", json={"dataset": "press-shop"})
+    assert r.status_code == 422
+    assert r.json()["field"] == "dataset"
+    assert client.get("/v1/jobs").json()["total"] == 0
+    r = client.post("/v1/models/nope/batch", json={"dataset": "press-shop"})
+    assert r.status_code == 404
+
+
+def test_results_of_a_training_job_are_refused(client: TestClient) -> None:
+    _upload_machine_conditions(client, n=300)
+    r = client.post(
+        "/v1/models/m/train",
+        json={
+            "template": "failure_prediction",
+            "dataset": "press-shop",
+            "target": "machine_failure",
+        },
+    )
+    job = _wait(client, r.json()["id"])
+    assert client.get(f"/v1/jobs/{job['id']}/results").status_code == 409

@@ -67,6 +67,8 @@ ROUTE_ROLES: dict[str, Role] = {
     "list_jobs": Role.VIEWER,
     "get_job": Role.VIEWER,
     "cancel_job": Role.DEVELOPER,
+    "batch_predict": Role.DEVELOPER,
+    "job_results": Role.VIEWER,
     # audit
     "export_audit": Role.ADMIN,
     # keys

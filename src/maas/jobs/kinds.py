@@ -6,6 +6,7 @@ import time
 from pathlib import Path
 from typing import Any
 
+import numpy as np
 import pandas as pd
 
 from maas.errors import InvalidParameterError
@@ -72,7 +73,69 @@ def train(request: dict[str, Any], workdir: Path, progress: Progress) -> dict[st
     }
 
 
-_WORK: dict[str, WorkFunction] = {"train": train}
+MODEL_FILE = "model.bin"
+VERSION_FILE = "version.json"
+RESULTS_FILE = "results.parquet"
+_CHUNK_ROWS = 50_000
+
+
+def batch_predict(_request: dict[str, Any], workdir: Path, progress: Progress) -> dict[str, Any]:
+    """Predict every row of the dataset in the work folder with the model version there.
+
+    Rows go through the same signature checks and encoding as online predictions, in chunks,
+    and the predictions are written as Parquet: the dataset's rows in order with a
+    ``prediction`` column (and ``p_<class>`` columns for classifiers); per-unit and
+    per-series models give one row per prediction with their keys instead.
+    """
+    import pyarrow as pa
+    import pyarrow.parquet as pq
+
+    from maas.runtimes.catalog import get_runtime
+    from maas.runtimes.encoding import columns_to_matrix
+    from maas.schemas.models import VersionRead
+
+    version = VersionRead.model_validate_json((workdir / VERSION_FILE).read_bytes())
+    predictor = get_runtime(version.format).load(
+        (workdir / MODEL_FILE).read_bytes(), version.signature
+    )
+    frame = pd.read_parquet(workdir / DATA_FILE)
+    names = version.signature.input_names
+    missing = [n for n in names if n not in frame.columns]
+    if missing:
+        raise InvalidParameterError(
+            f"The dataset lacks input column {missing[0]!r} of model {version.model!r}.",
+            field="dataset",
+            expected=names,
+            received=list(frame.columns),
+        )
+    grouped = version.signature.group_by is not None
+    step = len(frame) if grouped else _CHUNK_ROWS
+    outputs: list[pd.DataFrame] = []
+    for start in range(0, max(len(frame), 1), max(step, 1)):
+        chunk = frame.iloc[start : start + step]
+        columns = {n: chunk[n].astype(object).where(chunk[n].notna(), None).tolist() for n in names}
+        x = columns_to_matrix(columns, version.signature, model=f"model {version.model!r}")
+        result = predictor.predict(x)
+        part = (
+            pd.DataFrame(result.keys)
+            if result.keys is not None
+            else pd.DataFrame(index=chunk.index)
+        )
+        part["prediction"] = np.asarray(result.predictions)
+        if result.probabilities is not None:
+            for j, label in enumerate(version.signature.classes or []):
+                part[f"p_{label}"] = np.asarray(result.probabilities)[:, j]
+        if result.quantiles is not None:
+            for level, values in result.quantiles.items():
+                part[f"q_{level}"] = np.asarray(values)
+        outputs.append(part)
+        progress(min(0.95, (start + len(chunk)) / max(len(frame), 1)), f"{start + len(chunk)} rows")
+    table = pa.Table.from_pandas(pd.concat(outputs, ignore_index=True), preserve_index=False)
+    pq.write_table(table, workdir / RESULTS_FILE)
+    return {"results_file": RESULTS_FILE, "rows": table.num_rows}
+
+
+_WORK: dict[str, WorkFunction] = {"train": train, "batch_predict": batch_predict}
 
 
 def work_function(kind: str) -> WorkFunction:

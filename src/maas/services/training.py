@@ -8,12 +8,12 @@ from typing import Any
 import pyarrow.parquet as pq
 from pydantic import ValidationError
 
-from maas.domain.names import check_alias, check_name
+from maas.domain.names import check_alias, check_name, parse_model_ref
 from maas.domain.principal import Principal
 from maas.domain.roles import Role
 from maas.domain.signature import Signature
-from maas.errors import InvalidParameterError, SchemaMismatchError
-from maas.jobs.kinds import DATA_FILE
+from maas.errors import ConflictError, InvalidParameterError, SchemaMismatchError
+from maas.jobs.kinds import DATA_FILE, MODEL_FILE, VERSION_FILE
 from maas.jobs.runner import JobKind, JobRunner
 from maas.ml.templates.catalog import get_template
 from maas.schemas.jobs import JobPage, JobRead, JobStatus
@@ -36,7 +36,10 @@ class TrainingService:
 
     def kinds(self) -> dict[str, JobKind]:
         """The parent-side halves of the job kinds this service runs."""
-        return {"train": JobKind("train", self._prepare_training, self._finalize_training)}
+        return {
+            "train": JobKind("train", self._prepare_training, self._finalize_training),
+            "batch_predict": JobKind("batch_predict", self._prepare_batch, self._finalize_batch),
+        }
 
     # submitting -------------------------------------------------------------------------
 
@@ -103,6 +106,64 @@ class TrainingService:
             self.runner.wake()
         return job
 
+    def submit_batch(
+        self, principal: Principal, ref: str, dataset: str, dataset_version: int | None
+    ) -> JobRead:
+        """Queue a batch prediction of a whole dataset version with the version ``ref`` names
+        now (resolved at submission, so an alias move later does not change the job).
+
+        Raises:
+            InvalidNameError, ModelNotFoundError, AliasNotFoundError, VersionNotFoundError,
+            NotFoundError (dataset), SchemaMismatchError (an input column is missing).
+        """
+        name, selector = parse_model_ref(ref)
+        version = self.registry.resolve(principal.tenant_id, name, selector)
+        data = self.datasets.get_version(principal, dataset, dataset_version)
+        columns = [c.name for c in data.columns]
+        for column in version.signature.input_names:
+            if column not in columns:
+                raise SchemaMismatchError(
+                    f"Dataset {dataset!r} version {data.version} has no column {column!r}, an "
+                    f"input of model {name!r}.",
+                    field="dataset",
+                    expected=version.signature.input_names,
+                    received=columns,
+                )
+        body = {
+            "model": name,
+            "version": version.version,
+            "dataset": dataset,
+            "dataset_version": data.version,
+        }
+        with self.db.writer() as session, session.begin():
+            job = JobRepository(session).add(
+                tenant_id=principal.tenant_id,
+                kind="batch_predict",
+                request=body,
+                created_by=principal.actor,
+            )
+            record_change(session, principal, "job.submit", f"job:{job.id}", body)
+        if self.runner is not None:
+            self.runner.wake()
+        return job
+
+    def batch_results(self, principal: Principal, job_id: str) -> bytes:
+        """The Parquet file a succeeded batch prediction wrote.
+
+        Raises:
+            JobNotFoundError: no such job in the tenant.
+            ConflictError: the job is not a batch prediction that succeeded.
+        """
+        job = self.get_job(principal, job_id)
+        if job.kind != "batch_predict" or job.status is not JobStatus.SUCCEEDED or not job.result:
+            raise ConflictError(
+                f"Job {job_id!r} has no results: it is a {job.kind} job, {job.status.value}.",
+                field="job",
+                expected="a succeeded batch_predict job",
+                received=f"{job.kind}, {job.status.value}",
+            )
+        return self.registry.artifacts.get(job.result["results_uri"], sha256=job.result["sha256"])
+
     def get_job(self, principal: Principal, job_id: str) -> JobRead:
         """Raises: JobNotFoundError."""
         with self.db.session() as session:
@@ -149,6 +210,34 @@ class TrainingService:
             self._principal(job), job.request["dataset"], job.request["dataset_version"]
         )
         pq.write_table(table, workdir / DATA_FILE)
+
+    def _prepare_batch(self, job: ClaimedJob, workdir: Path) -> None:
+        request = job.request
+        principal = self._principal(job)
+        version = self.registry.get_version(principal, request["model"], request["version"])
+        (workdir / MODEL_FILE).write_bytes(
+            self.registry.artifacts.get(version.artifact_uri, sha256=version.sha256)
+        )
+        (workdir / VERSION_FILE).write_text(version.model_dump_json())
+        table = self.datasets.read_version(
+            principal, request["dataset"], request["dataset_version"]
+        )
+        pq.write_table(table, workdir / DATA_FILE)
+
+    def _finalize_batch(
+        self, job: ClaimedJob, result: dict[str, Any], workdir: Path
+    ) -> dict[str, Any]:
+        data = (workdir / result["results_file"]).read_bytes()
+        stored = self.registry.artifacts.put(f"{job.tenant_id}/batch/{job.id}.parquet", data)
+        return {
+            "model": job.request["model"],
+            "version": job.request["version"],
+            "dataset": f"{job.request['dataset']}@{job.request['dataset_version']}",
+            "rows": result["rows"],
+            "results_uri": stored.uri,
+            "sha256": stored.sha256,
+            "size": stored.size,
+        }
 
     def _finalize_training(
         self, job: ClaimedJob, result: dict[str, Any], workdir: Path

@@ -5,6 +5,8 @@ from __future__ import annotations
 from typing import Annotated
 
 from fastapi import APIRouter, Path, Query, status
+from fastapi.responses import Response
+from pydantic import BaseModel, ConfigDict, Field
 
 from maas.api.deps import PrincipalDep, TrainingDep
 from maas.schemas.jobs import JobPage, JobRead, JobStatus
@@ -31,6 +33,39 @@ def train_model(
     the new version, whose evaluation report is at ``/v1/models/{name}/versions/{n}``.
     """
     return training.submit_training(principal, name, body)
+
+
+class BatchRequest(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+
+    dataset: str
+    dataset_version: int | None = Field(default=None, ge=1, description="Default: the newest")
+
+
+@router.post("/v1/models/{ref}/batch", response_model=JobRead, status_code=status.HTTP_202_ACCEPTED)
+def batch_predict(
+    ref: Annotated[str, Path(max_length=120, description="NAME, NAME@ALIAS or NAME@N")],
+    body: BatchRequest,
+    principal: PrincipalDep,
+    training: TrainingDep,
+) -> JobRead:
+    """Predict a whole dataset version as a background job; results as Parquet at
+    ``/v1/jobs/{id}/results`` once it succeeds."""
+    return training.submit_batch(principal, ref, body.dataset, body.dataset_version)
+
+
+@router.get(
+    "/v1/jobs/{job_id}/results",
+    response_class=Response,
+    responses={200: {"content": {"application/vnd.apache.parquet": {}}}},
+)
+def job_results(job_id: JobId, principal: PrincipalDep, training: TrainingDep) -> Response:
+    """The Parquet results of a succeeded batch prediction."""
+    return Response(
+        training.batch_results(principal, job_id),
+        media_type="application/vnd.apache.parquet",
+        headers={"Content-Disposition": f'attachment; filename="{job_id}.parquet"'},
+    )
 
 
 @router.get("/v1/jobs", response_model=JobPage)
