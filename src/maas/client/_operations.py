@@ -13,6 +13,7 @@ from pathlib import Path
 from typing import IO, Any, TypeVar
 from urllib.parse import quote
 
+import httpx
 import orjson
 from pydantic import BaseModel, ValidationError
 
@@ -365,6 +366,22 @@ def list_jobs(status: JobStatus | str | None, offset: int, limit: int) -> Call[J
                 received=status,
             ) from exc
     return Call("GET", "/v1/jobs", parse_as(JobPage), params=params)
+
+
+def batch_predict(ref: str, dataset: str, dataset_version: int | None) -> Call[JobRead]:
+    body: dict[str, Any] = {"dataset": dataset}
+    if dataset_version is not None:
+        body["dataset_version"] = dataset_version
+    path = _path("models", ref, "batch")
+    return Call("POST", path, parse_as(JobRead), json=orjson.dumps(body))
+
+
+def _raw_bytes(response: httpx.Response) -> bytes:
+    return response.content
+
+
+def job_results(job_id: str) -> Call[bytes]:
+    return Call("GET", _path("jobs", job_id, "results"), _raw_bytes)
 
 
 def cancel_job(job_id: str) -> Call[JobRead]:

@@ -607,6 +607,39 @@ class Client(BaseClient):
         """
         return self._send(_operations.list_jobs(status, offset, limit), timeout)
 
+    def batch_predict(
+        self,
+        ref: str,
+        dataset: str,
+        *,
+        dataset_version: int | None = None,
+        timeout: TimeoutArg = USE_CLIENT_DEFAULT,
+    ) -> JobRead:
+        """Predict a whole dataset version with a model, as a background job.
+
+        Args:
+            ref: ``NAME``, ``NAME@ALIAS`` or ``NAME@VERSION`` (resolved when submitted).
+            dataset: the dataset's name.
+            dataset_version: its version; the newest when omitted.
+
+        Returns:
+            The queued job; follow it with ``wait_for_job``, then fetch ``job_results``.
+
+        Raises:
+            NotFoundError: no such model, version, alias or dataset.
+            SchemaMismatchError: the dataset lacks an input column of the model.
+        """
+        return self._send(_operations.batch_predict(ref, dataset, dataset_version), timeout)
+
+    def job_results(self, job_id: str, *, timeout: TimeoutArg = USE_CLIENT_DEFAULT) -> bytes:
+        """The Parquet file a succeeded batch prediction wrote.
+
+        Raises:
+            NotFoundError: no such job.
+            ConflictError: the job is not a succeeded batch prediction.
+        """
+        return self._send(_operations.job_results(job_id), timeout)
+
     def cancel_job(self, job_id: str, *, timeout: TimeoutArg = USE_CLIENT_DEFAULT) -> JobRead:
         """Cancel a queued job, or stop a running one.
 
