@@ -95,14 +95,16 @@ def test_only_admins_manage_keys(client: TestClient) -> None:
     assert r.status_code == 403
 
 
+def _default_tenant(app: FastAPI) -> tuple[str, str]:
+    tenant = app.state.services.keys.default_tenant()
+    return tenant.id, tenant.name
+
+
 def test_another_tenant_sees_nothing_of_ours(client: TestClient, app: FastAPI) -> None:
     register(app, "secret-model")
-    keys = app.state.services.keys
-    plant_b = keys.create_tenant("plant-b")
-    admin_b = keys.create_key(
-        Principal("t", "t", Role.ADMIN, plant_b.id, plant_b.name), name="b", role=Role.ADMIN
-    )
-    headers = {"Authorization": f"Bearer {admin_b.key}"}
+    admin = Principal("t", "t", Role.ADMIN, *_default_tenant(app))
+    plant_b = app.state.services.keys.onboard_tenant(admin, "plant-b")
+    headers = {"Authorization": f"Bearer {plant_b.admin_key}"}
     assert client.get("/v1/models", headers=headers).json()["total"] == 0
     for path in [
         "/v1/models/secret-model",

@@ -225,12 +225,6 @@ class KeyService:
         self.feed.publish()
         return read
 
-    def create_tenant(self, name: str) -> TenantRecord:
-        """Raises: InvalidNameError, AlreadyExistsError."""
-        check_name(name, field="name")
-        with self.db.writer() as session, session.begin():
-            return KeyRepository(session).create_tenant(name)
-
     @staticmethod
     def _require_platform_admin(principal: Principal) -> None:
         if principal.role is not Role.ADMIN or principal.tenant_name != DEFAULT_TENANT:

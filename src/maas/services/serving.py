@@ -22,7 +22,12 @@ from maas.services.registry import RegistryService
 from maas.store.artifacts.base import ArtifactStore
 from maas.store.changes import ChangeFeed, LocalChangeFeed
 
-__all__ = ["Served", "ServingService"]
+__all__ = ["INLINE_ROWS", "Served", "ServingService"]
+
+INLINE_ROWS = 256
+"""Predictions of up to this many rows on a trusted format run on the event loop (faster than
+a thread hop); larger ones go to the thread pool, under the timeout, so they never stall other
+requests."""
 
 LoadListener = Callable[[str, int, float], None]
 """Called with (model, version, seconds) each time a model is loaded into memory."""
@@ -195,7 +200,7 @@ class ServingService:
     def is_fast(self, version: VersionRead, rows: int) -> bool:
         """Whether a prediction is small and on a trusted format, so it may run inline on the
         event loop instead of a worker thread (with its timeout)."""
-        return rows <= 256 and version.format == "lightgbm"
+        return rows <= INLINE_ROWS and version.format == "lightgbm"
 
     def predict(
         self,

@@ -6,12 +6,13 @@ from dataclasses import dataclass
 
 from sqlalchemy import delete as sql_delete
 from sqlalchemy import exc as sa_exc
-from sqlalchemy import func, or_, select
+from sqlalchemy import func, select
 from sqlalchemy.orm import Session
 
 from maas.domain.datasets import DatasetColumn, DatasetProfile, DatasetSource, QualityFinding
 from maas.errors import AlreadyExistsError, ConflictError, NotFoundError
 from maas.schemas.datasets import DatasetRead, DatasetVersionRead
+from maas.store.search import contains_text
 from maas.store.tables import DatasetRow, DatasetVersionRow, utcnow
 
 __all__ = ["DatasetRepository", "NewDatasetVersion"]
@@ -93,14 +94,7 @@ class DatasetRepository:
     ) -> tuple[list[DatasetRead], int]:
         where = [DatasetRow.tenant_id == self.tenant_id]
         if q:
-            # Bound parameters only: the search text can never become SQL.
-            pattern = "%" + q.replace("\\", "\\\\").replace("%", "\\%").replace("_", "\\_") + "%"
-            where.append(
-                or_(
-                    DatasetRow.name.like(pattern, escape="\\"),
-                    DatasetRow.description.like(pattern, escape="\\"),
-                )
-            )
+            where.append(contains_text(q, DatasetRow.name, DatasetRow.description))
         total = self.session.scalar(select(func.count()).select_from(DatasetRow).where(*where))
         rows = self.session.scalars(
             select(DatasetRow).where(*where).order_by(DatasetRow.name).offset(offset).limit(limit)

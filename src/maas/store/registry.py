@@ -6,7 +6,7 @@ from datetime import datetime
 from typing import Any
 
 from sqlalchemy import exc as sa_exc
-from sqlalchemy import func, or_, select
+from sqlalchemy import func, select
 from sqlalchemy.orm import Session
 
 from maas.domain.signature import Signature
@@ -18,6 +18,7 @@ from maas.errors import (
     VersionNotFoundError,
 )
 from maas.schemas.models import AliasEventRead, AliasRead, ModelRead, VersionRead
+from maas.store.search import contains_text
 from maas.store.tables import AliasEventRow, AliasRow, ModelRow, VersionRow, utcnow
 
 __all__ = ["NewVersion", "RegistryRepository"]
@@ -109,14 +110,7 @@ class RegistryRepository:
     def list_models(self, *, q: str | None, offset: int, limit: int) -> tuple[list[ModelRead], int]:
         where = [ModelRow.tenant_id == self.tenant_id]
         if q:
-            # Bound parameters only: the search text can never become SQL.
-            pattern = "%" + q.replace("\\", "\\\\").replace("%", "\\%").replace("_", "\\_") + "%"
-            where.append(
-                or_(
-                    ModelRow.name.like(pattern, escape="\\"),
-                    ModelRow.description.like(pattern, escape="\\"),
-                )
-            )
+            where.append(contains_text(q, ModelRow.name, ModelRow.description))
         total = self.session.scalar(select(func.count()).select_from(ModelRow).where(*where))
         rows = self.session.scalars(
             select(ModelRow).where(*where).order_by(ModelRow.name).offset(offset).limit(limit)

@@ -33,7 +33,7 @@ from maas.schemas.oip_v2 import (
     ServerMetadataResponse,
     TensorMetadata,
 )
-from maas.services.serving import ServingService
+from maas.services.serving import INLINE_ROWS, ServingService
 
 router = APIRouter(prefix="/v2", tags=["open inference protocol v2"])
 
@@ -213,7 +213,7 @@ async def _infer(
     x = tensors_to_matrix(decoded.inputs, version.signature, model=f"model {version.model!r}")
     started = time.perf_counter()
     served = await run_prediction(
-        request, serving, lambda: (version, x), explain=explain, inline=x.shape[0] <= 256
+        request, serving, lambda: (version, x), explain=explain, inline=x.shape[0] <= INLINE_ROWS
     )
     request.app.state.services.audit.count_prediction(principal, version.model, version.version)
     request.app.state.metrics.observe_prediction(

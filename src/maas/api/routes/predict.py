@@ -22,13 +22,10 @@ from maas.errors import (
 )
 from maas.schemas.models import VersionRead
 from maas.schemas.predict import PredictRequest, PredictResponse
-from maas.services.serving import Served, ServingService
+from maas.services.serving import INLINE_ROWS, Served, ServingService
 
 router = APIRouter(prefix="/v1/models", tags=["prediction"])
 
-_INLINE_ROWS = 256
-"""Requests up to this many rows are encoded on the event loop (faster than a thread hop);
-larger ones go to the thread pool so they never stall other requests."""
 
 _ALLOWED_KEYS = frozenset(PredictRequest.model_fields)
 
@@ -184,7 +181,7 @@ async def predict(
         serving,
         lambda: serving.prepare(principal, ref, rows=rows, columns=columns, version=version),
         explain=explain,
-        inline=rows is not None and len(rows) <= _INLINE_ROWS,
+        inline=rows is not None and len(rows) <= INLINE_ROWS,
     )
     elapsed = time.perf_counter() - started
     request.app.state.services.audit.count_prediction(
