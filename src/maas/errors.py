@@ -10,7 +10,8 @@ The tree (``api/problems.py`` maps each branch to an HTTP status; the SDK maps t
     │   ├── AliasNotFoundError
     │   ├── KeyNotFoundError
     │   ├── JobNotFoundError
-    │   └── TenantNotFoundError
+    │   ├── TenantNotFoundError
+    │   └── PredictionNotFoundError
     ├── ConflictError
     │   └── AlreadyExistsError
     ├── InvalidInputError (also ValueError)
@@ -56,6 +57,7 @@ __all__ = [
     "NotFoundError",
     "PayloadTooLargeError",
     "PermissionDeniedError",
+    "PredictionNotFoundError",
     "RateLimitedError",
     "SchemaMismatchError",
     "TenantNotFoundError",
@@ -131,6 +133,14 @@ class JobNotFoundError(NotFoundError):
 class TenantNotFoundError(NotFoundError):
     code = "tenant_not_found"
     title = "Tenant not found"
+
+
+class PredictionNotFoundError(NotFoundError):
+    """No logged prediction has this id for the caller's tenant (never logged — the log was
+    full or only samples are logged — pruned by retention, or another tenant's)."""
+
+    code = "prediction_not_found"
+    title = "Prediction not found"
 
 
 class ConflictError(MaasError):

@@ -19,7 +19,7 @@ from pydantic_settings import (
     TomlConfigSettingsSource,
 )
 
-__all__ = ["Settings", "load_settings"]
+__all__ = ["Settings", "export_settings", "load_settings"]
 
 
 class Settings(BaseSettings):
@@ -99,6 +99,55 @@ class Settings(BaseSettings):
     audit_flush_seconds: float = Field(default=10.0, gt=0)
     """How often aggregated prediction counts are written to the audit trail."""
 
+    monitoring_sample_rate: float = Field(default=0.1, ge=0, le=1)
+    """Share of predictions whose inputs are logged (for drift checks and the log export);
+    models may set their own. Every prediction's output is logged regardless (see
+    `monitoring_log_outputs`)."""
+
+    monitoring_log_outputs: bool = True
+    """Log the id and output of every prediction, so that any prediction can receive ground
+    truth feedback. Off: only the sampled predictions are logged and get an id (cheaper for
+    heavy batch traffic)."""
+
+    monitoring_buffer_rows: int = Field(default=100_000, ge=1)
+    """Most prediction-log rows a process holds in memory between writes; requests beyond it
+    are not logged (and counted), never slowed down."""
+
+    monitoring_flush_seconds: float = Field(default=2.0, gt=0)
+    """How often the prediction log and the live traffic counts are written to the database."""
+
+    monitoring_retention_rows: int = Field(default=100_000, ge=1)
+    """Most logged predictions kept per model version (the oldest go first)."""
+
+    monitoring_retention_days: float = Field(default=30.0, gt=0)
+    """Days logged predictions, traffic counts, drift checks and webhook deliveries are kept."""
+
+    drift_check_seconds: float = Field(default=300.0, ge=0)
+    """How often each server process checks drift of the models with recent traffic (a
+    lease makes one process check a given model per interval); 0 turns scheduled checks off."""
+
+    drift_window_hours: float = Field(default=24.0, gt=0)
+    """How far back a drift check looks at logged inputs, unless a model sets its own."""
+
+    drift_min_rows: int = Field(default=300, ge=1)
+    """Fewest logged inputs in the window for a drift check to say anything (else `no_data`),
+    unless a model sets its own; PSI on fewer rows raises false warnings."""
+
+    drift_reference_rows: int = Field(default=500, ge=10)
+    """For versions without a training profile (uploads): how many of their first logged
+    inputs (and predictions) become the reference that later ones are compared with."""
+
+    drift_psi_warning: float = Field(default=0.1, gt=0)
+    """PSI from which a feature's drift is a `warning`, unless a model sets its own."""
+
+    drift_psi_alert: float = Field(default=0.25, gt=0)
+    """PSI from which a feature's drift is an `alert`, unless a model sets its own."""
+
+    webhook_allow_private: bool = False
+    """Allow webhook URLs whose host is, or resolves to, a loopback, private or link-local
+    address. Off by default, so that a developer key cannot make the server send requests
+    into its own network (SSRF); turn on when the receivers sit on the plant's network."""
+
     job_workers: int = Field(default=1, ge=0, le=64)
     """Training and batch jobs this server process runs at once, each in its own child
     process (0: this process runs none; jobs wait for another replica)."""
@@ -110,11 +159,28 @@ class Settings(BaseSettings):
     """How long a process trusts its cached alias → version and key look-ups before it asks the
     database again. Changes made through this process take effect at once."""
 
+    batch_max_size: int = Field(default=64, ge=0, le=100_000)
+    """Micro-batching: most rows of concurrent small prediction requests for one model version
+    run as one model call (0 or 1: no batching). A model's own `serving` settings win."""
+
+    batch_max_wait_us: int = Field(default=500, ge=0, le=1_000_000)
+    """Micro-batching: longest a request waits for others to join its batch, in microseconds
+    (0: no batching). A request with no other request on its way never waits."""
+
+    workers: int = Field(default=1, ge=1, le=64)
+    """Server processes `maas serve` runs, sharing the port and the registry (each with its own
+    model cache and rate limits; the first one also runs the background jobs)."""
+
     log_level: str = "INFO"
     """Logging level of the structured (JSON lines) log."""
 
     log_json: bool = True
     """Write logs as JSON lines (false: plain text for a terminal)."""
+
+    access_log: bool = True
+    """Log one line per request (method, path, status, duration) at level INFO. Off: only
+    warnings and errors are logged, which spares each prediction that line's cost (about a
+    sixth of a small prediction's time on a busy server)."""
 
     config_file: Path | None = None
     """Optional TOML or JSON file with the same fields; environment variables win over it."""
@@ -125,6 +191,8 @@ class Settings(BaseSettings):
             raise ValueError("admin_key must be at least 16 characters long")
         if self.master_key is not None and not _looks_like_key(self.master_key.get_secret_value()):
             raise ValueError("master_key must be 32 bytes as 64 hex digits or as base64")
+        if self.drift_psi_warning >= self.drift_psi_alert:
+            raise ValueError("drift_psi_warning must be smaller than drift_psi_alert")
         if self.artifact_uri is not None and not self.artifact_uri.startswith(("file://", "s3://")):
             raise ValueError(
                 f"artifact_uri must start with file:// or s3://, got {self.artifact_uri!r}"
@@ -186,6 +254,21 @@ def _file_source(settings_cls: type[BaseSettings], path: Path) -> PydanticBaseSe
     if path.suffix == ".json":
         return JsonConfigSettingsSource(settings_cls, json_file=path)
     return TomlConfigSettingsSource(settings_cls, toml_file=path)
+
+
+def export_settings(overrides: dict[str, Any]) -> None:
+    """Put ``overrides`` (field name → value) into this process's environment as ``MAAS_*``
+    variables, so that the processes it starts (``maas serve --workers``) build the same
+    settings with ``load_settings()``.
+
+    Raises:
+        ValueError: a name is not a setting.
+    """
+    for name, value in overrides.items():
+        if name not in Settings.model_fields:
+            raise ValueError(f"{name!r} is not a setting")
+        text = str(value).lower() if isinstance(value, bool) else str(value)
+        os.environ[f"MAAS_{name.upper()}"] = text
 
 
 def load_settings(**overrides: Any) -> Settings:

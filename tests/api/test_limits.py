@@ -65,7 +65,7 @@ def test_slow_model_times_out_with_504(app: FastAPI, client: TestClient) -> None
     version = register(app, "machine-failure", failure_model())
     serving = app.state.services.serving
     serving._models[version.artifact_uri] = _SlowPredictor(version.signature)
-    app.state.services.settings.predict_timeout_seconds = 0.1
+    serving.timeout_seconds = 0.1  # what predict_timeout_seconds sets at start
     r = client.post("/v1/models/machine-failure/predict", json={"rows": [ROW] * 300})
     assert r.status_code == 504
     assert r.json()["code"] == "model_timeout"

@@ -377,6 +377,9 @@ def test_predict_sends_big_inputs_in_batches_pinned_to_one_version(run, server, 
         "contributions": None,
         "keys": None,
         "quantiles": None,
+        "anomalies": None,
+        "terms": None,
+        "prediction_ids": None,
     }
     assert [r.url.path for r in server.requests] == [
         "/v1/models/pump-rul/predict",

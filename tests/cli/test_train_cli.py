@@ -97,6 +97,8 @@ class TrainingServer:
         route = (request.method, request.url.path)
         if route == ("POST", "/v1/models/pump-fail/train"):
             return httpx.Response(202, json=JOB)
+        if route == ("POST", "/v1/models/pump-fail/retrain"):
+            return httpx.Response(202, json={**JOB, "kind": "retrain"})
         if route == ("GET", "/v1/jobs/job-1"):
             return httpx.Response(
                 200, json=self.polls.pop(0) if len(self.polls) > 1 else self.polls[0]
@@ -268,3 +270,54 @@ def test_models_report_shows_the_latest_or_a_given_version(run, server):
         ok(run("models", "report", "pump-fail", "--version", "3", "--json")).stdout
     )
     assert report == REPORT
+
+
+COMPARISON = {
+    "metric": "pr_auc",
+    "direction": "higher",
+    "champion": {"version": 2, "metrics": {"pr_auc": 0.85, "f1": 0.7}},
+    "challenger": {"metrics": {"pr_auc": 0.91, "f1": 0.8}},
+    "improvement": 0.06,
+    "promoted": True,
+    "reason": "challenger pr_auc 0.91 vs champion 0.85 (higher is better): improved by 0.06",
+    "holdout": {"kind": "rows", "rows": 120, "fit_rows": 480, "new_data_only": True},
+}
+
+
+def test_retrain_submits_follows_and_shows_the_comparison(run, server, monkeypatch):
+    retrained = {
+        **SUCCEEDED,
+        "kind": "retrain",
+        "result": {
+            "model": "pump-fail",
+            "version": 3,
+            "champion_version": 2,
+            "promoted": True,
+            "alias": "production",
+        },
+    }
+    server.polls = [RUNNING, retrained]
+    monkeypatch.setitem(VERSION, "report", {**REPORT, "comparison": COMPARISON})
+    result = ok(
+        run(
+            "retrain",
+            "pump-fail",
+            "--metric",
+            "pr_auc",
+            "--min-improvement",
+            "0.01",
+            "--poll-seconds",
+            "0",
+        )
+    )
+    (submitted,) = server.sent("POST", "/v1/models/pump-fail/retrain")
+    body = orjson.loads(submitted.content)
+    assert body["metric"] == "pr_auc"
+    assert body["alias"] == "production"
+    assert body["min_improvement"] == 0.01
+    out = result.stdout
+    assert "challenger version 3, promoted: production -> 3" in out
+    assert "champion (v2)" in out
+    assert "0.85" in out
+    assert "120 rows" in out
+    assert "Promoted: challenger pr_auc 0.91" in out

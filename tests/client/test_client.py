@@ -11,6 +11,7 @@ from typing import Any
 
 import httpx
 import orjson
+import pyarrow as pa
 import pytest
 
 import maas.errors as errors
@@ -34,6 +35,14 @@ from maas.schemas.models import (
     ModelRead,
     VersionPage,
     VersionRead,
+)
+from maas.schemas.monitoring import (
+    DriftRead,
+    FeedbackResult,
+    LiveMetricsRead,
+    MonitoringRead,
+    PredictionLogPage,
+    TrafficRead,
 )
 from maas.schemas.predict import PredictResponse
 from maas.schemas.system import ServerInfo
@@ -101,6 +110,17 @@ INFO = {
     "role": "admin",
 }
 PREDICTION = {"model": "pump-rul", "version": 2, "predictions": [1.0, 2.0]}
+ARROW = "application/vnd.apache.arrow.stream"
+ARROW_INPUT = pa.table({"torque": [41.2, 40.8], "speed": [1500, 1510]})
+
+
+def _arrow(table: pa.Table) -> bytes:
+    sink = pa.BufferOutputStream()
+    with pa.ipc.new_stream(sink, table.schema) as writer:
+        writer.write_table(table)
+    return bytes(sink.getvalue())
+
+
 DATASET = {
     "name": "press-log",
     "description": "",
@@ -175,6 +195,66 @@ JOB = {
     "created_at": NOW,
     "started_at": None,
     "finished_at": None,
+}
+
+TRAFFIC = {
+    "model": "pump-rul",
+    "points": [{"t": NOW, "requests": 12, "errors": 1, "p50_ms": 2.4, "p99_ms": 9.9}],
+}
+LOGGED = {
+    "prediction_id": "19ab-0",
+    "model": "pump-rul",
+    "version": 2,
+    "at": NOW,
+    "latency_ms": 3.0,
+    "request_id": "req-1",
+    "inputs": {"torque": 41.2, "speed": 1500},
+    "output": {"prediction": 120.5},
+}
+LIVE_METRICS = {
+    "model": "pump-rul",
+    "bucket": "day",
+    "since": NOW,
+    "versions": [
+        {
+            "version": 2,
+            "task": "regression",
+            "overall": {"count": 3, "rmse": 4.1},
+            "points": [{"t": NOW, "metrics": {"count": 3, "rmse": 4.1}}],
+        }
+    ],
+}
+DRIFT = {
+    "model": "pump-rul",
+    "version": 2,
+    "state": "alert",
+    "checked_at": NOW,
+    "window": {"rows": 400, "since": NOW},
+    "thresholds": {"psi_warning": 0.1, "psi_alert": 0.25},
+    "reference": "training_profile",
+    "message": None,
+    "features": [
+        {"name": "torque", "kind": "numeric", "psi": 1.9, "ks": 0.6, "state": "alert", "rows": 400}
+    ],
+    "prediction": {"psi": 0.4, "state": "alert", "rows": 400, "reference": "training"},
+    "history": [
+        {"t": NOW, "version": 2, "state": "alert", "max_psi": 1.9, "features": {"torque": 1.9}}
+    ],
+    "retraining": {"job": "job-2"},
+}
+MONITORING = {
+    "model": "pump-rul",
+    "psi_warning": 0.1,
+    "psi_alert": 0.25,
+    "sample_rate": 1.0,
+    "window_hours": 24.0,
+    "min_rows": 100,
+    "webhook_url": "https://mes.example/hooks/maas",
+    "webhook_secret": "whsec_abc",
+    "webhook_secret_set": True,
+    "retrain_on_alert": {"enabled": True, "metric": "rmse", "alias": "production"},
+    "state": "ok",
+    "recent_deliveries": [],
 }
 
 
@@ -386,6 +466,28 @@ CASES: list[tuple[str, Callable[[Any], Any], str, str, dict[str, str], Any, int,
         PREDICTION,
         PredictResponse,
     ),
+    (
+        "predict_table",
+        lambda c: c.predict_table("pump-rul", ARROW_INPUT, explain=True),
+        "POST",
+        "/v1/models/pump-rul/predict",
+        {"explain": "true"},
+        (ARROW, _arrow(ARROW_INPUT)),
+        200,
+        PREDICTION,
+        PredictResponse,
+    ),
+    (
+        "predict_arrow",
+        lambda c: c.predict_arrow("pump-rul@3", ARROW_INPUT),
+        "POST",
+        "/v1/models/pump-rul@3/predict",
+        {},
+        (ARROW, _arrow(ARROW_INPUT)),
+        200,
+        _arrow(pa.table({"prediction": [1.0, 2.0]})),
+        pa.Table,
+    ),
     ("list_keys", lambda c: c.list_keys(), "GET", "/v1/keys", {}, None, 200, [KEY_READ], list),
     (
         "create_key",
@@ -549,6 +651,25 @@ CASES: list[tuple[str, Callable[[Any], Any], str, str, dict[str, str], Any, int,
         JobRead,
     ),
     (
+        "retrain",
+        lambda c: c.retrain("pump-rul", metric="rmse", min_improvement=0.5),
+        "POST",
+        "/v1/models/pump-rul/retrain",
+        {},
+        {
+            "metric": "rmse",
+            "alias": "production",
+            "min_improvement": 0.5,
+            "holdout_fraction": 0.2,
+            "seed": 0,
+            "stability_runs": 1,
+            "description": "",
+        },
+        202,
+        {**JOB, "kind": "retrain"},
+        JobRead,
+    ),
+    (
         "batch_predict",
         lambda c: c.batch_predict("pump-rul@staging", "press-shop", dataset_version=2),
         "POST",
@@ -603,6 +724,134 @@ CASES: list[tuple[str, Callable[[Any], Any], str, str, dict[str, str], Any, int,
         {**TENANT, "admin_key": "maas_new"},
         TenantCreated,
     ),
+    (
+        "traffic",
+        lambda c: c.traffic("pump-rul", minutes=5),
+        "GET",
+        "/v1/models/pump-rul/traffic",
+        {"minutes": "5"},
+        None,
+        200,
+        TRAFFIC,
+        TrafficRead,
+    ),
+    (
+        "predictions_log",
+        lambda c: c.predictions_log("pump-rul@production", limit=10),
+        "GET",
+        "/v1/models/pump-rul@production/predictions",
+        {"limit": "10"},
+        None,
+        200,
+        {"model": "pump-rul", "items": [LOGGED]},
+        PredictionLogPage,
+    ),
+    (
+        "predictions_log_parquet",
+        lambda c: c.predictions_log("pump-rul", limit=5, format="parquet"),
+        "GET",
+        "/v1/models/pump-rul/predictions",
+        {"limit": "5", "format": "parquet"},
+        None,
+        200,
+        b"PAR1...PAR1",
+        bytes,
+    ),
+    (
+        "send_feedback",
+        lambda c: c.send_feedback("19ab-0", 118.0),
+        "POST",
+        "/v1/feedback",
+        {},
+        {"prediction_id": "19ab-0", "actual": 118.0},
+        200,
+        {"accepted": 1},
+        FeedbackResult,
+    ),
+    (
+        "send_feedback_items",
+        lambda c: c.send_feedback(
+            items=[("19ab-0", "1"), {"prediction_id": "19ab-1", "actual": 0}]
+        ),
+        "POST",
+        "/v1/feedback",
+        {},
+        {
+            "items": [
+                {"prediction_id": "19ab-0", "actual": "1"},
+                {"prediction_id": "19ab-1", "actual": 0},
+            ]
+        },
+        200,
+        {"accepted": 2},
+        FeedbackResult,
+    ),
+    (
+        "live_metrics",
+        lambda c: c.live_metrics("pump-rul", version=2, bucket="day", days=3),
+        "GET",
+        "/v1/models/pump-rul/live-metrics",
+        {"bucket": "day", "version": "2", "days": "3"},
+        None,
+        200,
+        LIVE_METRICS,
+        LiveMetricsRead,
+    ),
+    (
+        "check_drift",
+        lambda c: c.check_drift("pump-rul", version=2),
+        "POST",
+        "/v1/models/pump-rul/drift/check",
+        {"version": "2"},
+        None,
+        200,
+        DRIFT,
+        DriftRead,
+    ),
+    (
+        "get_drift",
+        lambda c: c.get_drift("pump-rul"),
+        "GET",
+        "/v1/models/pump-rul/drift",
+        {},
+        None,
+        200,
+        DRIFT,
+        DriftRead,
+    ),
+    (
+        "get_monitoring",
+        lambda c: c.get_monitoring("pump-rul"),
+        "GET",
+        "/v1/models/pump-rul/monitoring",
+        {},
+        None,
+        200,
+        {**MONITORING, "webhook_secret": None},
+        MonitoringRead,
+    ),
+    (
+        "set_monitoring",
+        lambda c: c.set_monitoring(
+            "pump-rul",
+            psi_alert=0.3,
+            sample_rate=None,
+            webhook_url="https://mes.example/hooks/maas",
+            retrain_on_alert={"enabled": True, "metric": "rmse"},
+        ),
+        "PUT",
+        "/v1/models/pump-rul/monitoring",
+        {},
+        {
+            "psi_alert": 0.3,
+            "sample_rate": None,
+            "webhook_url": "https://mes.example/hooks/maas",
+            "retrain_on_alert": {"enabled": True, "metric": "rmse"},
+        },
+        200,
+        MONITORING,
+        MonitoringRead,
+    ),
 ]
 CASE_IDS = [case[0] for case in CASES]
 
@@ -619,6 +868,9 @@ def _check_request(
     elif isinstance(body, bytes):  # a raw upload: the file itself is the body
         assert request.headers["content-type"] == "text/csv"
         assert request.content == body
+    elif isinstance(body, tuple):  # a raw body of another media type: (type, bytes)
+        assert request.headers["content-type"] == body[0]
+        assert request.content == body[1]
     else:
         assert request.headers["content-type"] == "application/json"
         assert orjson.loads(request.content) == body
@@ -764,6 +1016,33 @@ def test_client_leaves_an_injected_http_client_open():
 
 
 # --- predict -------------------------------------------------------------------------------
+
+
+def test_predict_table_sends_a_dataframe_as_an_arrow_stream():
+    server = FakeServer(200, PREDICTION)
+    with server.client() as client:
+        client.predict_table("pump-rul", ARROW_INPUT.to_pandas())
+    assert server.last.headers["content-type"] == ARROW
+    with pa.ipc.open_stream(server.last.content) as reader:
+        sent = reader.read_all()
+    assert sent.to_pydict() == ARROW_INPUT.to_pydict()
+    assert dict(server.last.url.params) == {}
+
+
+def test_predict_arrow_asks_for_an_arrow_answer():
+    server = FakeServer(200, _arrow(pa.table({"prediction": ["0"], "p_1": [0.25]})))
+    with server.client() as client:
+        answer = client.predict_arrow("pump-rul", pa.record_batch(ARROW_INPUT.to_batches()[0]))
+    assert server.last.headers["accept"].startswith(ARROW)
+    assert answer.to_pydict() == {"prediction": ["0"], "p_1": [0.25]}
+
+
+def test_predict_table_refuses_what_arrow_cannot_hold():
+    server = FakeServer(200, PREDICTION)
+    with server.client() as client, pytest.raises(errors.InvalidInputError) as info:
+        client.predict_table("pump-rul", [1, 2, 3])
+    assert info.value.field == "table"
+    assert server.requests == []
 
 
 @pytest.mark.parametrize(
@@ -1164,3 +1443,87 @@ def test_train_sends_only_the_fields_given():
         "stability_runs": 3,
         "description": "",
     }
+
+
+@pytest.mark.parametrize(
+    ("kwargs", "received"),
+    [
+        ({}, "neither"),
+        ({"prediction_id": "19ab-0"}, "prediction_id"),
+        ({"prediction_id": "19ab-0", "actual": "1", "items": {"19ab-1": "0"}}, None),
+    ],
+)
+def test_send_feedback_needs_one_outcome_or_items(kwargs, received):
+    server = FakeServer(200, {"accepted": 1})
+    with server.client() as client, pytest.raises(errors.InvalidInputError) as caught:
+        client.send_feedback(**kwargs)
+    if received is not None:
+        assert caught.value.received == received
+    assert server.requests == []
+
+
+def test_send_feedback_takes_a_mapping_and_numpy_values():
+    np = pytest.importorskip("numpy")
+    server = FakeServer(200, {"accepted": 2})
+    with server.client() as client:
+        result = client.send_feedback(items={"19ab-0": np.int64(1), "19ab-1": np.float64(0.5)})
+    assert result.accepted == 2
+    assert orjson.loads(server.last.content) == {
+        "items": [
+            {"prediction_id": "19ab-0", "actual": 1},
+            {"prediction_id": "19ab-1", "actual": 0.5},
+        ]
+    }
+
+
+def test_send_feedback_checks_the_items_before_sending():
+    server = FakeServer(200, {"accepted": 1})
+    with server.client() as client, pytest.raises(errors.InvalidParameterError) as caught:
+        client.send_feedback(items=[("19ab-0", "1"), ("19ab-1", None)])
+    assert caught.value.field == "items[1].actual"
+    assert server.requests == []
+
+
+def test_set_monitoring_sends_only_the_settings_given():
+    server = FakeServer(200, MONITORING)
+    with server.client() as client:
+        client.set_monitoring("pump-rul", webhook_url=None, rotate_webhook_secret=False)
+        assert orjson.loads(server.last.content) == {"webhook_url": None}
+        client.set_monitoring("pump-rul", rotate_webhook_secret=True)
+        assert orjson.loads(server.last.content) == {"rotate_webhook_secret": True}
+
+
+def test_set_monitoring_checks_its_settings_before_sending():
+    server = FakeServer(200, MONITORING)
+    with server.client() as client:
+        with pytest.raises(errors.InvalidParameterError) as caught:
+            client.set_monitoring("pump-rul", sample_rate=1.5)
+        assert caught.value.field == "sample_rate"
+        with pytest.raises(errors.InvalidParameterError) as caught:
+            client.set_monitoring("pump-rul", retrain_on_alert={"enabled": True, "metrc": "f1"})
+        assert caught.value.field == "retrain_on_alert.metrc"
+    assert server.requests == []
+
+
+def test_predictions_log_asks_for_parquet_and_refuses_other_formats():
+    server = FakeServer(200, b"PAR1")
+    with server.client() as client:
+        assert client.predictions_log("pump-rul", format="parquet") == b"PAR1"
+        assert server.last.headers["accept"].startswith("application/vnd.apache.parquet")
+        with pytest.raises(errors.InvalidParameterError) as caught:
+            client.predictions_log("pump-rul", format="csv")  # type: ignore[call-overload]
+    assert caught.value.field == "format"
+    assert len(server.requests) == 1
+
+
+def test_async_monitoring_methods_send_the_same_requests():
+    server = FakeServer(200, DRIFT)
+
+    async def run() -> Any:
+        async with server.async_client() as client:
+            return await client.check_drift("pump-rul")
+
+    drift = asyncio.run(run())
+    assert drift.state == "alert"
+    assert drift.retraining == {"job": "job-2"}
+    _check_request(server.last, "POST", "/v1/models/pump-rul/drift/check", {}, None)

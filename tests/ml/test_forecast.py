@@ -3,12 +3,15 @@
 from __future__ import annotations
 
 import json
+from collections.abc import Callable
+from typing import Any
 
+import lightgbm as lgb
 import numpy as np
 import pandas as pd
 import pytest
 
-from maas.domain.signature import ColumnType, Task
+from maas.domain.signature import ColumnType, Signature, Task
 from maas.errors import (
     InvalidParameterError,
     NotFittedError,
@@ -265,6 +268,105 @@ def test_demand_forecast_refuses_a_foreign_state(fitted: DemandForecast) -> None
     state = json.loads(fitted.to_trained_model().artifact)["state"]
     with pytest.raises(UnsupportedFormatError):
         DemandForecast.from_state({**state, "state_version": 99}, fitted.signature_)
+
+
+def _booster_of_one_feature() -> str:
+    rng = np.random.default_rng(0)
+    x = rng.normal(size=(200, 1))
+    data = lgb.Dataset(x, label=x[:, 0], params={"verbose": -1})
+    return lgb.train({"verbose": -1}, data, num_boost_round=2).model_to_string()
+
+
+BOOSTER_DEFECTS: dict[str, Callable[[dict[str, Any]], Any]] = {
+    "not a mapping": lambda b: "x",
+    "none": lambda b: {},
+    "no median": lambda b: {k: v for k, v in b.items() if k != "0.5"},
+    "an extra level": lambda b: {**b, "0.75": b["0.5"]},
+    "a level that is no number": lambda b: {**b, "high": b["0.5"]},
+    "a booster that is no text": lambda b: {**b, "0.5": 7},
+    "a booster of other features": lambda b: {**b, "0.5": _booster_of_one_feature()},
+}
+"""Boosters a forecast cannot serve from, by what is wrong with them."""
+
+
+@pytest.mark.parametrize("defect", sorted(BOOSTER_DEFECTS))
+def test_demand_forecast_refuses_boosters_that_cannot_serve(
+    fitted: DemandForecast, defect: str
+) -> None:
+    state = json.loads(fitted.to_trained_model().artifact)["state"]
+    state["boosters"] = BOOSTER_DEFECTS[defect](state["boosters"])
+    with pytest.raises(UnsupportedFormatError) as caught:
+        DemandForecast.from_state(state, fitted.signature_)
+    assert caught.value.field == "state"
+
+
+@pytest.mark.parametrize(
+    ("key", "value"),
+    [
+        ("calendar", ["phase_of_moon"]),
+        ("time_kind", "fortnights"),
+        ("freq", "every so often"),
+        ("freq", None),
+        ("lags", [0, 1]),
+        ("windows", [-4]),
+        ("horizon", 0),
+        ("quantiles", [0.1, 1.5]),
+    ],
+)
+def test_demand_forecast_refuses_a_layout_no_training_writes(
+    fitted: DemandForecast, key: str, value: object
+) -> None:
+    state = json.loads(fitted.to_trained_model().artifact)["state"]
+    state["layout"][key] = value
+    with pytest.raises(UnsupportedFormatError):
+        DemandForecast.from_state(state, fitted.signature_)
+
+
+@pytest.mark.parametrize("stretch", [[1.0, float("nan"), 1.0], [1.0, -2.0, 1.0]])
+def test_demand_forecast_refuses_a_stretch_that_is_no_factor(
+    fitted: DemandForecast, stretch: list[float]
+) -> None:
+    state = json.loads(fitted.to_trained_model().artifact)["state"]
+    with pytest.raises(UnsupportedFormatError):
+        DemandForecast.from_state({**state, "stretch": stretch}, fitted.signature_)
+
+
+def _retyped(described: dict[str, Any], position: int, dtype: str) -> dict[str, Any]:
+    inputs = [dict(column) for column in described["inputs"]]
+    inputs[position]["dtype"] = dtype
+    return {"inputs": inputs}
+
+
+SIGNATURE_DEFECTS: dict[str, tuple[Callable[[dict[str, Any]], dict[str, Any]], str]] = {
+    "one input fewer": (lambda d: {"inputs": d["inputs"][:2]}, "inputs"),
+    "one input more": (lambda d: {"inputs": [*d["inputs"], {"name": "shift"}]}, "inputs"),
+    "integer times for datetimes": (lambda d: _retyped(d, 1, "int64"), "inputs"),
+    "boolean series": (lambda d: _retyped(d, 0, "bool"), "inputs"),
+    "another horizon": (lambda d: {"horizon": HORIZON + 1}, "horizon"),
+    "other quantiles": (lambda d: {"quantiles": [0.05, 0.5, 0.95]}, "quantiles"),
+}
+"""Changes to the trained signature, each with the field the refusal names."""
+
+
+@pytest.mark.parametrize("defect", sorted(SIGNATURE_DEFECTS))
+def test_demand_forecast_refuses_a_signature_that_does_not_fit(
+    fitted: DemandForecast, defect: str
+) -> None:
+    """A served forecast reads the series, time and value columns by position, so an uploaded
+    artifact with another signature is refused when loading, not when forecasting."""
+    trained = fitted.to_trained_model()
+    described = trained.signature.model_dump(mode="json")
+    change, field = SIGNATURE_DEFECTS[defect]
+    signature = Signature.model_validate({**described, **change(described)})
+    with pytest.raises(UnsupportedFormatError) as caught:
+        TemplateRuntime().load(trained.artifact, signature)
+    assert caught.value.field == field
+
+
+def test_demand_forecast_importance_is_largest_first(fitted: DemandForecast) -> None:
+    shares = list(fitted.to_trained_model().feature_importance.values())
+    assert shares == sorted(shares, reverse=True)
+    assert shares[-1] == 0.0  # the series column: no feature comes from it
 
 
 def test_detect_periods_finds_a_daily_and_weekly_cycle() -> None:

@@ -224,7 +224,7 @@ def test_rul_rejects_bad_data(frame: pd.DataFrame, change, error, field) -> None
         ({"windows": (1, 5)}, "windows"),
         ({"rul_cap": 0}, "rul_cap"),
         ({"validation_fraction": 0.9}, "validation_fraction"),
-        ({"time_column": "unit"}, ""),
+        ({"time_column": "unit"}, "time_column"),  # a rule across parameters names the one given
     ],
 )
 def test_rul_rejects_bad_params(frame: pd.DataFrame, params: dict[str, Any], field: str) -> None:
@@ -255,6 +255,74 @@ def test_rul_from_state_refuses_a_foreign_state(fitted: RemainingUsefulLife) -> 
     other = Signature.model_validate({"inputs": [{"name": "unit"}, {"name": "cycle"}]})
     with pytest.raises(UnsupportedFormatError):
         RemainingUsefulLife.from_state(state, other)
+
+
+RECIPE_DEFECTS: dict[str, dict[str, Any]] = {
+    "a sensor that is no candidate": {"sensors": ["s1", "unobtanium"]},
+    "a normaliser of other sensors": {"mean": [[0.0]]},
+    "a scale of zero": {"scale": [[0.0] * 7]},
+    "a window of no rows": {"windows": [0, 10]},
+    "a setting that is also a sensor": {"settings": ["setting1", "s1"]},
+}
+"""Recipe members no training writes, which would fail (or mislead) only when predicting."""
+
+
+@pytest.mark.parametrize("defect", sorted(RECIPE_DEFECTS))
+def test_rul_from_state_refuses_a_recipe_no_training_writes(
+    fitted: RemainingUsefulLife, defect: str
+) -> None:
+    state = json.loads(fitted.to_trained_model().artifact)["state"]
+    state["recipe"] |= RECIPE_DEFECTS[defect]
+    with pytest.raises(UnsupportedFormatError) as caught:
+        RemainingUsefulLife.from_state(state, fitted.signature_)
+    assert caught.value.field == "state"
+
+
+@pytest.mark.parametrize("booster", [7, None, [], "", "tree"])
+def test_rul_from_state_refuses_a_booster_that_is_no_model_text(
+    fitted: RemainingUsefulLife, booster: object
+) -> None:
+    state = json.loads(fitted.to_trained_model().artifact)["state"]
+    with pytest.raises(UnsupportedFormatError) as caught:
+        RemainingUsefulLife.from_state({**state, "booster": booster}, fitted.signature_)
+    assert caught.value.field == "state"
+
+
+def test_rul_from_state_refuses_a_booster_of_other_features(
+    fitted: RemainingUsefulLife, frame: pd.DataFrame
+) -> None:
+    """A booster trained with other windows takes other features than the recipe gives."""
+    other = RemainingUsefulLife(**{**SMALL, "windows": (5,)}).fit(frame)
+    state = json.loads(fitted.to_trained_model().artifact)["state"]
+    booster = json.loads(other.to_trained_model().artifact)["state"]["booster"]
+    with pytest.raises(UnsupportedFormatError, match="features"):
+        RemainingUsefulLife.from_state({**state, "booster": booster}, fitted.signature_)
+
+
+def test_rul_from_state_refuses_a_signature_with_an_extra_input(
+    fitted: RemainingUsefulLife,
+) -> None:
+    trained = fitted.to_trained_model()
+    described = trained.signature.model_dump(mode="json")
+    extra = {**described, "inputs": [*described["inputs"], {"name": "operator"}]}
+    with pytest.raises(UnsupportedFormatError) as caught:
+        TemplateRuntime().load(trained.artifact, Signature.model_validate(extra))
+    assert caught.value.field == "inputs"
+    assert caught.value.received[-1] == "operator"
+
+
+@pytest.mark.parametrize(("column", "dtype"), [("unit", "string"), ("cycle", "string")])
+def test_rul_from_state_refuses_a_signature_of_other_types(
+    fitted: RemainingUsefulLife, column: str, dtype: str
+) -> None:
+    """Units read as integers in training and numeric times cannot be served as text."""
+    trained = fitted.to_trained_model()
+    described = trained.signature.model_dump(mode="json")
+    inputs = [{**c, "dtype": dtype} if c["name"] == column else c for c in described["inputs"]]
+    signature = Signature.model_validate({**described, "inputs": inputs})
+    with pytest.raises(UnsupportedFormatError) as caught:
+        TemplateRuntime().load(trained.artifact, signature)
+    assert (caught.value.field, caught.value.received) == (column, dtype)
 
 
 def test_nasa_score_punishes_late_more_than_early() -> None:

@@ -15,6 +15,7 @@ from functools import partial
 import numpy as np
 import pandas as pd
 import pytest
+from pydantic import BaseModel, ConfigDict, model_validator
 
 from maas.domain.signature import ColumnType, Signature, Task
 from maas.errors import (
@@ -25,7 +26,7 @@ from maas.errors import (
 )
 from maas.ml.features import encode_frame, infer_columns, select_features
 from maas.ml.synthetic import machine_conditions, tool_life
-from maas.ml.templates.base import MIN_ROWS, Template
+from maas.ml.templates.base import MIN_ROWS, Template, TemplateSpec, validate_params
 from maas.ml.templates.catalog import TEMPLATES, get_template
 from maas.ml.templates.failure import FailurePrediction
 from maas.ml.templates.interactions import Interaction, as_written, derive, pairs_of, to_inputs
@@ -271,6 +272,48 @@ def test_template_predict_rejects_an_unknown_category(
     assert (caught.value.field, caught.value.received) == (column.name, "unobtanium")
 
 
+class _Window(BaseModel):
+    """Parameters with rules across them, for ``validate_params``."""
+
+    model_config = ConfigDict(extra="forbid")
+
+    start: int = 0
+    stop: int = 10
+    step: int = 1
+
+    @model_validator(mode="after")
+    def _ordered(self) -> _Window:
+        if self.start >= self.stop:
+            raise ValueError("start must come before stop")
+        if self.step > self.stop - self.start:
+            raise ValueError("the window is shorter than its stride")
+        return self
+
+
+_WINDOW = TemplateSpec(name="window", task=Task.REGRESSION, description="", params=_Window)
+
+
+@pytest.mark.parametrize(
+    ("params", "field", "received"),
+    [
+        ({"start": 0, "stop": 10, "step": "big"}, "step", "big"),
+        ({"start": 0, "stop": 0, "step": 1}, "stop", {"start": 0, "stop": 0}),  # stop was given
+        ({"start": 20, "stop": 10, "step": 1}, "start", {"start": 20, "stop": 10}),
+        ({"start": 0, "stop": 10, "step": 50}, "params", {"start": 0, "stop": 10, "step": 50}),
+    ],
+)
+def test_validate_params_names_a_parameter_of_a_rule_across_them(
+    params: dict[str, object], field: str, received: object
+) -> None:
+    """A rule across parameters is located nowhere by pydantic; the error still names one the
+    caller gave (else ``params``) so that the problem document points somewhere."""
+    with pytest.raises(InvalidParameterError) as caught:
+        validate_params(_WINDOW, params)
+    assert (caught.value.field, caught.value.received) == (field, received)
+    assert [e["field"] for e in caught.value.details["errors"]] == [field]
+    assert repr(field) in str(caught.value)
+
+
 # --- failure prediction -----------------------------------------------------------------------
 
 
@@ -341,6 +384,34 @@ def test_failure_prediction_derives_interactions_of_numeric_inputs(
     assert "tool_wear_min / torque_nm" in names
     assert not any("type" in n for n in names)  # the category is not paired
     assert len(names) == 4 * 10  # 5 numeric inputs: 10 pairs, 4 interactions each
+
+
+@pytest.mark.parametrize(
+    ("key", "value"),
+    [
+        ("threshold", -1.0),
+        ("threshold", 1e308),
+        ("threshold", float("nan")),
+        ("scale", -1.0),  # would invert the model: the least likely failure predicted first
+        ("scale", 0.0),  # would answer the same for every row
+        ("scale", float("inf")),
+        ("bias", [0.0, float("nan")]),
+        ("positive", 1.0),
+        ("positive", True),
+        ("positive", 2),
+    ],
+)
+def test_failure_prediction_refuses_a_calibration_no_training_writes(
+    failure_model: FailurePrediction, key: str, value: object
+) -> None:
+    """An uploaded state whose threshold is no probability, or whose scale would invert or
+    flatten the scores, is refused when loading (JSON reads NaN and 1e308 as numbers)."""
+    trained = failure_model.to_trained_model()
+    envelope = json.loads(trained.artifact)
+    envelope["state"][key] = value
+    with pytest.raises(UnsupportedFormatError) as caught:
+        TemplateRuntime().load(json.dumps(envelope).encode(), trained.signature)
+    assert caught.value.field == "state"
 
 
 def test_failure_prediction_without_interactions(failures: pd.DataFrame) -> None:

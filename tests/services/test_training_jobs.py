@@ -65,6 +65,11 @@ def test_train_a_version_from_a_template_and_predict_with_it(client: TestClient)
     assert report["baseline"]
     assert set(report["feature_importance"]) == set(ROW)
     assert report["training_profile"]["columns"]["torque_nm"]["kind"] == "numeric"
+    # The answers' distribution on the training data: the reference of prediction drift.
+    answers = report["prediction_profile"]
+    assert answers["kind"] == "numeric"  # P(failure) of a binary classifier
+    assert 0.0 <= answers["edges"][0] <= answers["edges"][-1] <= 1.0
+    assert sum(answers["shares"]) == pytest.approx(1.0, abs=1e-4)
     answer = client.post("/v1/models/press-failure@staging/predict", json={"rows": [ROW]})
     assert answer.status_code == 200
     assert answer.json()["version"] == 1
@@ -76,6 +81,10 @@ def test_train_a_version_from_a_template_and_predict_with_it(client: TestClient)
         ({"template": "no_such_template"}, "template"),
         ({"params": {"n_estimators": -1}}, "params.n_estimators"),
         ({"params": {"colour": "red"}}, "params.colour"),
+        (  # a rule across parameters names one of them
+            {"template": "remaining_useful_life", "params": {"time_column": "unit"}},
+            "params.time_column",
+        ),
         ({"target": "no_such_column"}, "target"),
         ({"features": ["torque_nm", "nope"]}, "features"),
         ({"dataset": "no-such-dataset"}, None),
@@ -196,6 +205,33 @@ def test_batch_prediction_of_a_dataset_version(client: TestClient, app: FastAPI)
     assert online["classes"] == ["0", "1"]
 
 
+def test_batch_prediction_of_an_anomaly_model_flags_each_row(
+    client: TestClient, app: FastAPI
+) -> None:
+    import numpy as np
+    import pyarrow.parquet as pq
+
+    from maas.ml.templates.anomaly import AnomalyDetection
+    from tests.factories import register
+
+    frame = synthetic.machine_conditions(n=700, seed=1)
+    sensors = ["air_temperature_k", "process_temperature_k", "torque_nm"]
+    trained = AnomalyDetection(contamination=0.05).fit(frame[sensors]).to_trained_model()
+    register(app, "press-watch", trained)
+    _upload_machine_conditions(client, n=700)
+    r = client.post("/v1/models/press-watch/batch", json={"dataset": "press-shop"})
+    job = _wait(client, r.json()["id"])
+    assert job["status"] == "succeeded", job
+    table = pq.read_table(io.BytesIO(client.get(f"/v1/jobs/{job['id']}/results").content))
+    assert set(table.column_names) == {"prediction", "anomaly"}
+    scores = table.column("prediction").to_numpy()
+    flags = table.column("anomaly").to_numpy(zero_copy_only=False)
+    assert flags.dtype == bool
+    assert (flags == (scores >= 1.0)).all()
+    assert 0 < flags.sum() < len(flags)
+    assert np.isfinite(scores).all()
+
+
 def test_batch_prediction_refuses_a_dataset_without_the_inputs(
     client: TestClient, app: FastAPI
 ) -> None:
@@ -223,3 +259,32 @@ def test_results_of_a_training_job_are_refused(client: TestClient) -> None:
     )
     job = _wait(client, r.json()["id"])
     assert client.get(f"/v1/jobs/{job['id']}/results").status_code == 409
+
+
+def test_the_datasets_unit_and_time_columns_become_the_templates(client: TestClient) -> None:
+    frame = synthetic.run_to_failure(n_units=12, seed=0).rename(
+        columns={"unit": "engine", "cycle": "hours"}
+    )
+    buf = io.StringIO()
+    frame.to_csv(buf, index=False)
+    r = client.post(
+        "/v1/datasets/turbofans/versions",
+        params={"unit_column": "engine", "time_column": "hours"},
+        content=buf.getvalue().encode(),
+        headers={"content-type": "text/csv"},
+    )
+    assert r.status_code == 201, r.text
+    r = client.post(
+        "/v1/models/turbofan-rul/train",
+        json={
+            "template": "remaining_useful_life",
+            "dataset": "turbofans",
+            "params": {"n_estimators": 20, "windows": [5]},
+            "stability_runs": 1,
+        },
+    )
+    assert r.status_code == 202, r.text
+    assert r.json()["request"]["params"]["unit_column"] == "engine"
+    assert r.json()["request"]["params"]["time_column"] == "hours"
+    job = _wait(client, r.json()["id"])
+    assert job["status"] == "succeeded", job

@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 from dataclasses import dataclass
-from typing import Annotated
+from typing import Annotated, Any
 
 from fastapi import Depends, Request
 
@@ -15,6 +15,7 @@ from maas.jobs.runner import JobRunner
 from maas.services.audit import AuditService
 from maas.services.datasets import DatasetService
 from maas.services.keys import KeyService
+from maas.services.monitoring import MonitoringService
 from maas.services.registry import RegistryService
 from maas.services.serving import ServingService
 from maas.services.training import TrainingService
@@ -26,12 +27,15 @@ __all__ = [
     "DatasetsDep",
     "TrainingDep",
     "KeysDep",
+    "MonitoringDep",
     "PrincipalDep",
     "RegistryDep",
     "Services",
     "ServingDep",
     "SettingsDep",
+    "authorize",
     "bearer_secret",
+    "secret_of",
 ]
 
 
@@ -48,21 +52,27 @@ class Services:
     datasets: DatasetService
     training: TrainingService
     jobs: JobRunner
+    monitoring: MonitoringService
 
     def close(self) -> None:
-        """Stop the job runner, flush the audit counts, stop the change feed and close the
-        database pool."""
+        """Stop the job runner, write the prediction log and the audit counts, stop the
+        change feed and close the database pool."""
         self.jobs.stop()
+        self.monitoring.close()
         self.audit.close()
         self.feed.close()
         self.registry.db.dispose()
 
 
 def bearer_secret(request: Request) -> str | None:
-    header = request.headers.get("authorization")
-    if not header:
+    return secret_of(request.headers.get("authorization"))
+
+
+def secret_of(authorization: str | None) -> str | None:
+    """The key in an ``Authorization: Bearer <key>`` header value, if that is what it is."""
+    if not authorization:
         return None
-    scheme, _, secret = header.partition(" ")
+    scheme, _, secret = authorization.partition(" ")
     if scheme.lower() != "bearer":
         return None
     return secret.strip() or None
@@ -72,22 +82,33 @@ def _services(request: Request) -> Services:
     return request.app.state.services  # type: ignore[no-any-return]
 
 
-async def _principal(request: Request) -> Principal:
-    services = _services(request)
-    secret = bearer_secret(request)
+def authorize(
+    services: Services,
+    secret: str | None,
+    *,
+    client: str,
+    route_name: str,
+    state: dict[str, Any],
+) -> Principal:
+    """Who the caller is, checked against ``route_name``'s role: the one check behind every
+    route (the FastAPI dependency and the lean prediction endpoint both call it). Puts the
+    principal in the request ``state`` (``denied_principal`` when its role is too weak), where
+    the denial records of the audit trail find it.
+
+    Raises:
+        AuthenticationError, RateLimitedError, PermissionDeniedError.
+    """
     try:
         principal = services.keys.authenticate(secret)
     except AuthenticationError:
         # Failed attempts are limited per client address before anything else happens: this
         # slows key guessing and bounds the denied-request records in the audit trail.
-        client = request.client.host if request.client else "unknown"
         services.anonymous_limiter.check("addr:" + client)
         raise
     services.limiter.check(principal.key_id)
-    route = request.scope.get("route")
-    needed = needed_role(getattr(route, "name", ""))  # every route has a rule: checked at start
+    needed = needed_role(route_name)  # every route has a rule: checked at start
     if needed is not None and not principal.role.allows(needed):
-        request.state.denied_principal = principal
+        state["denied_principal"] = principal
         raise PermissionDeniedError(
             f"A {principal.role.value!r} key may not do this; it needs a {needed.value!r} key "
             "or a stronger one.",
@@ -95,8 +116,19 @@ async def _principal(request: Request) -> Principal:
             expected=needed.value,
             received=principal.role.value,
         )
-    request.state.principal = principal
+    state["principal"] = principal
     return principal
+
+
+async def _principal(request: Request) -> Principal:
+    route = request.scope.get("route")
+    return authorize(
+        _services(request),
+        bearer_secret(request),
+        client=request.client.host if request.client else "unknown",
+        route_name=getattr(route, "name", ""),
+        state=request.scope.setdefault("state", {}),
+    )
 
 
 async def _settings(request: Request) -> Settings:
@@ -137,3 +169,10 @@ async def _training(request: Request) -> TrainingService:
 
 
 TrainingDep = Annotated[TrainingService, Depends(_training)]
+
+
+async def _monitoring(request: Request) -> MonitoringService:
+    return _services(request).monitoring
+
+
+MonitoringDep = Annotated[MonitoringService, Depends(_monitoring)]

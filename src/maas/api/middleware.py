@@ -2,9 +2,10 @@
 
 from __future__ import annotations
 
+import itertools
 import logging
+import secrets
 import time
-import uuid
 from collections.abc import Callable
 
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
@@ -32,10 +33,23 @@ class RequestMiddleware:
         *,
         metrics: Metrics,
         limit_for: Callable[[str, str], int],
+        shortcut: Callable[[Scope], ASGIApp | None] | None = None,
+        access_log: bool = True,
     ) -> None:
         self.app = app
         self.metrics = metrics
         self.limit_for = limit_for
+        self.access_log = access_log
+        self.shortcut = shortcut
+        """Returns the ASGI app that answers a request instead of the wrapped app, if any (the
+        lean prediction endpoint)."""
+        # Request ids: a random prefix per process and a counter (32 hex digits, unique without
+        # a random draw, i.e. a system call, per request).
+        self._id_prefix = secrets.token_hex(8)
+        self._ids = itertools.count(1)
+
+    def _next_id(self) -> str:
+        return f"{self._id_prefix}{next(self._ids) & 0xFFFFFFFFFFFFFFFF:016x}"
 
     async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
         if scope["type"] != "http":
@@ -43,7 +57,7 @@ class RequestMiddleware:
             return
         started = time.perf_counter()
         headers = dict(scope.get("headers") or [])
-        rid = headers.get(b"x-request-id", b"").decode("latin-1")[:64] or uuid.uuid4().hex
+        rid = headers.get(b"x-request-id", b"").decode("latin-1")[:64] or self._next_id()
         token = request_id_var.set(rid)
         method: str = scope["method"]
         path: str = scope["path"]
@@ -73,7 +87,8 @@ class RequestMiddleware:
                         raise _TooLargeError
                 return message
 
-            await self.app(scope, limited_receive, send_wrapper)
+            app = (self.shortcut(scope) if self.shortcut is not None else None) or self.app
+            await app(scope, limited_receive, send_wrapper)
         except _TooLargeError:
             response = problem_response(
                 413,
@@ -88,19 +103,29 @@ class RequestMiddleware:
             elapsed = time.perf_counter() - started
             route = scope.get("route")
             template = getattr(route, "path", None) or "unmatched"
-            self.metrics.requests.labels(method, template, str(status)).inc()
-            self.metrics.request_seconds.labels(method, template).observe(elapsed)
-            if log.isEnabledFor(logging.INFO) and not path.startswith(("/health", "/v2/health")):
-                log.info(
-                    "%s %s %s",
-                    method,
-                    path,
-                    status,
-                    extra={
-                        "method": method,
-                        "path": path,
-                        "status": status,
-                        "duration_ms": round(elapsed * 1000, 3),
-                    },
+            self.metrics.observe_request(method, template, status, elapsed)
+            if (
+                self.access_log
+                and log.isEnabledFor(logging.INFO)
+                and not path.startswith(("/health", "/v2/health"))
+            ):
+                # makeRecord + handle is log.info without its walk up the stack for the
+                # caller's file and line, which an access log does not need.
+                log.handle(
+                    log.makeRecord(
+                        log.name,
+                        logging.INFO,
+                        __file__,
+                        0,
+                        "%s %s %s",
+                        (method, path, status),
+                        None,
+                        extra={
+                            "method": method,
+                            "path": path,
+                            "status": status,
+                            "duration_ms": round(elapsed * 1000, 3),
+                        },
+                    )
                 )
             request_id_var.reset(token)

@@ -13,9 +13,12 @@ PUBLIC = frozenset(
         "metrics",
         "oip_server_live",
         "oip_server_ready",
+        "ui_index",
+        "ui_asset",
     }
 )
-"""Routes that answer without a key: health and metrics only."""
+"""Routes that answer without a key: health, metrics, and the dashboard's static files (its
+pages then call ``/v1`` with the user's key)."""
 
 ANY_KEY = frozenset(
     {
@@ -64,11 +67,21 @@ ROUTE_ROLES: dict[str, Role] = {
     "create_tenant": Role.ADMIN,
     # training jobs
     "train_model": Role.DEVELOPER,
+    "retrain_model": Role.DEVELOPER,
     "list_jobs": Role.VIEWER,
     "get_job": Role.VIEWER,
     "cancel_job": Role.DEVELOPER,
     "batch_predict": Role.DEVELOPER,
     "job_results": Role.VIEWER,
+    # monitoring
+    "get_traffic": Role.VIEWER,
+    "list_predictions": Role.VIEWER,
+    "submit_feedback": Role.CONSUMER,
+    "live_metrics": Role.VIEWER,
+    "get_drift": Role.VIEWER,
+    "check_drift": Role.DEVELOPER,
+    "get_monitoring": Role.VIEWER,
+    "set_monitoring": Role.DEVELOPER,
     # audit
     "export_audit": Role.ADMIN,
     # keys

@@ -14,7 +14,14 @@ from starlette.responses import Response
 from maas import errors as e
 from maas.observability.logging import request_id_var
 
-__all__ = ["STATUS", "install_problem_handlers", "problem_response", "status_of"]
+__all__ = [
+    "STATUS",
+    "bug_response",
+    "install_problem_handlers",
+    "maas_error_response",
+    "problem_response",
+    "status_of",
+]
 
 log = logging.getLogger(__name__)
 
@@ -135,14 +142,30 @@ def _record_denial(request: Request, exc: e.MaasError) -> None:
     )
 
 
+def maas_error_response(request: Request, exc: e.MaasError) -> Response:
+    """The problem document of a domain error; denials (401, 403) are audited first."""
+    if isinstance(exc, e.AuthenticationError | e.PermissionDeniedError):
+        _record_denial(request, exc)
+    return render_error(exc, v2=request.url.path.startswith("/v2"))
+
+
+def bug_response(exc: Exception) -> Response:
+    """A 500 problem carrying only the request id; the traceback goes to the log."""
+    log.error("unhandled error", exc_info=exc)
+    return problem_response(
+        500,
+        code="internal_error",
+        title="Internal server error",
+        detail="The server failed on this request; the request id locates it in the log.",
+    )
+
+
 def install_problem_handlers(app: FastAPI) -> None:
     """Make every error a problem document: ours, FastAPI's validation, routing, and bugs."""
 
     async def on_maas_error(request: Request, exc: Exception) -> Response:
         assert isinstance(exc, e.MaasError)
-        if isinstance(exc, e.AuthenticationError | e.PermissionDeniedError):
-            _record_denial(request, exc)
-        return render_error(exc, v2=request.url.path.startswith("/v2"))
+        return maas_error_response(request, exc)
 
     async def on_validation(_request: Request, exc: Exception) -> Response:
         assert isinstance(exc, RequestValidationError)
@@ -189,13 +212,7 @@ def install_problem_handlers(app: FastAPI) -> None:
         )
 
     async def on_bug(_request: Request, exc: Exception) -> Response:
-        log.error("unhandled error", exc_info=exc)
-        return problem_response(
-            500,
-            code="internal_error",
-            title="Internal server error",
-            detail="The server failed on this request; the request id locates it in the log.",
-        )
+        return bug_response(exc)
 
     app.add_exception_handler(e.MaasError, on_maas_error)
     app.add_exception_handler(RequestValidationError, on_validation)

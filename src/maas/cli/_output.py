@@ -56,7 +56,8 @@ def print_error(error: MaasError, *, hint: str | None = None) -> None:
         value = getattr(error, name)
         if value is not None:
             lines.append(f"  {name}: {_cell(value)}")
-    for problem in error.details.get("errors") or []:
+    problems = error.details.get("errors")
+    for problem in problems if isinstance(problems, list) else []:  # may be a count
         if isinstance(problem, Mapping) and problem.get("field") not in (None, error.field):
             lines.append(f"  {problem.get('field')}: {problem.get('message')}")
     if hint:

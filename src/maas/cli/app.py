@@ -1,8 +1,9 @@
 """The ``maas`` command: ``create_cli()`` assembles it from its command modules.
 
 Remote commands (``info``, ``models``, ``datasets``, ``train``, ``jobs``, ``predict``,
-``keys``) talk to a server through the SDK; local ones (``serve``, ``migrate``, ...) work on
-the data folder through the services. Nothing is built at import time: ``main()`` builds the
+``drift``, ``traffic``, ``feedback``, ``monitoring``, ..., ``keys``) talk to a server through
+the SDK; local ones (``serve``, ``migrate``, ...) work on the data folder through the
+services. Nothing is built at import time: ``main()`` builds the
 app on each run, as tests do.
 """
 
@@ -12,7 +13,7 @@ from typing import Annotated
 
 import typer
 
-from maas.cli import admin, datasets, info, jobs, keys, models, predict, serve
+from maas.cli import admin, datasets, info, jobs, keys, models, monitoring, predict, serve
 from maas.client._base import package_version
 
 __all__ = ["create_cli", "main"]
@@ -31,7 +32,7 @@ def create_cli() -> typer.Typer:
         pretty_exceptions_show_locals=False,  # locals would print the API key
     )
     app.callback()(_root)
-    for module in (info, models, datasets, jobs, predict, keys):
+    for module in (info, models, datasets, jobs, predict, monitoring, keys):
         module.register(app)
     _register_local_commands(app)
     return app

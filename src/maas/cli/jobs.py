@@ -30,6 +30,7 @@ PollOption = Annotated[
 def register(app: typer.Typer) -> None:
     """Add ``train`` and the ``jobs`` command group to ``app``."""
     app.command("train")(train)
+    app.command("retrain")(retrain)
     jobs = typer.Typer(help="Background jobs: training runs.", no_args_is_help=True)
     jobs.command("list")(list_jobs)
     jobs.command("show")(show_job)
@@ -91,17 +92,9 @@ def train(
             alias=alias,
             description=description,
         )
-        if no_wait:
-            if json_:
-                print_json(job)
-            else:
-                typer.echo(f"Submitted job {job.id}; follow it with: maas jobs wait {job.id}")
+        job = _until_done(client, job, no_wait=no_wait, poll_seconds=poll_seconds, json_=json_)
+        if job is None:
             return
-        job = _follow(client, job, poll_seconds=poll_seconds, quiet=json_)
-        if job.status is not JobStatus.SUCCEEDED:
-            if json_:
-                print_json(job)
-            _fail(job)
         version = client.get_version(name, int((job.result or {})["version"]))
     if json_:
         print_json(version)
@@ -109,6 +102,97 @@ def train(
     moved = f", {alias} -> {version.version}" if alias else ""
     typer.echo(f"Trained {version.model} version {version.version}{moved}.")
     print_report(version)
+
+
+def retrain(
+    ctx: typer.Context,
+    name: Annotated[str, typer.Argument(help="The model to retrain.")],
+    metric: Annotated[
+        str,
+        typer.Option(
+            "--metric",
+            "-m",
+            help="The held-out metric that decides (e.g. f1, rmse).",
+            show_default=False,
+        ),
+    ],
+    alias: Annotated[
+        str, typer.Option(help="The champion's alias, moved to the challenger if it wins.")
+    ] = "production",
+    dataset: Annotated[
+        str | None, typer.Option("--dataset", "-d", help="Default: the champion's dataset.")
+    ] = None,
+    dataset_version: Annotated[
+        int | None, typer.Option(min=1, help="The dataset version (default: the newest).")
+    ] = None,
+    min_improvement: Annotated[
+        float, typer.Option(min=0, help="Promote only when better by more than this.")
+    ] = 0.0,
+    holdout_fraction: Annotated[
+        float,
+        typer.Option(min=0.05, max=0.5, help="Share held out when new rows are too few."),
+    ] = 0.2,
+    seed: Annotated[int, typer.Option(min=0, help="Seed of the held-out split.")] = 0,
+    stability_runs: Annotated[
+        int, typer.Option(min=1, max=10, help="Fits with different seeds, for mean ± std.")
+    ] = 1,
+    description: Annotated[str, typer.Option(help="What the new version is.")] = "",
+    no_wait: Annotated[
+        bool, typer.Option("--no-wait", help="Submit the job and print its id, do not follow.")
+    ] = False,
+    poll_seconds: PollOption = 1.0,
+    json_: JsonFlag = False,
+    url: UrlOption = DEFAULT_URL,
+    api_key: ApiKeyOption = None,
+) -> None:
+    """Retrain NAME on newer data; promote the challenger only if METRIC improves."""
+    with connect(ctx, url, api_key) as client:
+        job = client.retrain(
+            name,
+            metric=metric,
+            alias=alias,
+            dataset=dataset,
+            dataset_version=dataset_version,
+            min_improvement=min_improvement,
+            holdout_fraction=holdout_fraction,
+            seed=seed,
+            stability_runs=stability_runs,
+            description=description,
+        )
+        job = _until_done(client, job, no_wait=no_wait, poll_seconds=poll_seconds, json_=json_)
+        if job is None:
+            return
+        result = job.result or {}
+        version = client.get_version(name, int(result["version"]))
+    if json_:
+        print_json(version)
+        return
+    outcome = (
+        f"promoted: {alias} -> {version.version}"
+        if result.get("promoted")
+        else f"not promoted: {alias} stays on version {result.get('champion_version')}"
+    )
+    typer.echo(f"Retrained {version.model}: challenger version {version.version}, {outcome}.")
+    print_report(version)
+
+
+def _until_done(
+    client: Client, job: JobRead, *, no_wait: bool, poll_seconds: float, json_: bool
+) -> JobRead | None:
+    """Follow a submitted job to its end and return it if it succeeded; exit if it did not.
+    With ``no_wait``, say how to follow it and return None."""
+    if no_wait:
+        if json_:
+            print_json(job)
+        else:
+            typer.echo(f"Submitted job {job.id}; follow it with: maas jobs wait {job.id}")
+        return None
+    job = _follow(client, job, poll_seconds=poll_seconds, quiet=json_)
+    if job.status is not JobStatus.SUCCEEDED:
+        if json_:
+            print_json(job)
+        _fail(job)
+    return job
 
 
 def list_jobs(

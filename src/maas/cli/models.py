@@ -190,6 +190,21 @@ def print_report(version: VersionRead, *, top: int = 10) -> None:
             ([feature, value, f"{abs(float(value)) / total:.1%}"] for feature, value in ranked),
             title=f"top {len(ranked)} of {len(importance)} features",
         )
+    comparison: dict[str, Any] = report.get("comparison") or {}
+    if comparison:
+        champion = comparison["champion"]["metrics"]
+        challenger = comparison["challenger"]["metrics"]
+        holdout = comparison.get("holdout") or {}
+        seen = "" if holdout.get("new_data_only") else ", champion may have seen some of it"
+        print_table(
+            ["metric", f"champion (v{comparison['champion']['version']})", "challenger"],
+            ([m, champion.get(m), challenger.get(m)] for m in sorted(champion | challenger)),
+            title=f"same held-out data: {holdout.get('rows', '?')} rows "
+            f"({holdout.get('kind', '?')}{seen})",
+        )
+        typer.echo(
+            f"{'Promoted' if comparison['promoted'] else 'Not promoted'}: {comparison['reason']}."
+        )
 
 
 def _mean_std(spread: dict[str, Any]) -> str:

@@ -253,6 +253,9 @@ def _merge(parts: list[PredictResponse]) -> PredictResponse:
         classes=first.classes,
         probabilities=joined("probabilities"),
         contributions=joined("contributions"),
+        anomalies=joined("anomalies"),
+        terms=joined("terms"),
+        prediction_ids=joined("prediction_ids"),
     )
 
 
@@ -264,6 +267,8 @@ def _print_result(result: PredictResponse, output: OutputFormat) -> None:
     if result.probabilities is not None:
         classes = result.classes or [str(i) for i in range(len(result.probabilities[0]))]
         header += [f"p_{c}" for c in classes]
+    if result.anomalies is not None:
+        header.append("anomaly")
     contribution_names = sorted({n for c in result.contributions or [] for n in c})
     if output is OutputFormat.CSV:
         writer = csv.writer(out := io.StringIO(), lineterminator="\n")
@@ -275,11 +280,14 @@ def _print_result(result: PredictResponse, output: OutputFormat) -> None:
         return
     if result.contributions is not None:
         header.append("top contributions")
+    if result.terms is not None:
+        header.append("top terms")
     table_rows = []
     for index, cells in enumerate(_result_rows(result)):
         if index == _TABLE_ROWS:
             break
         extra = [_top(result.contributions[index])] if result.contributions is not None else []
+        extra += [_top(result.terms[index])] if result.terms is not None else []
         table_rows.append([index, *cells, *extra])
     print_table(header, table_rows, title=f"{result.model} version {result.version}")
     if len(result.predictions) > _TABLE_ROWS:
@@ -293,7 +301,8 @@ def _print_result(result: PredictResponse, output: OutputFormat) -> None:
 def _result_rows(result: PredictResponse) -> Iterator[list[Any]]:
     for index, prediction in enumerate(result.predictions):
         probabilities = result.probabilities[index] if result.probabilities is not None else []
-        yield [prediction, *probabilities]
+        flag = [result.anomalies[index]] if result.anomalies is not None else []
+        yield [prediction, *probabilities, *flag]
 
 
 def _top(contributions: dict[str, float], count: int = 3) -> str:

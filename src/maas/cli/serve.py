@@ -1,14 +1,24 @@
-"""``maas serve``: run the server on the embedded defaults or the configured stores."""
+"""``maas serve``: run the server on the embedded defaults or the configured stores.
+
+One process by default. With ``--workers N`` (``MAAS_WORKERS``): the work of a start
+(migrations, the first admin key, the example models) runs once, in a child process, then
+uvicorn starts N worker processes that share the port and the registry; each builds the app
+with ``maas.api.app.worker_app``, keeps its own model cache (warmed with the ``production``
+versions) and its own rate limits, and one of them runs the background jobs.
+"""
 
 from __future__ import annotations
 
 import time
 from pathlib import Path
-from typing import Annotated
+from typing import TYPE_CHECKING, Annotated, Any
 
 import typer
 
-from maas.settings import load_settings
+from maas.settings import Settings, export_settings, load_settings
+
+if TYPE_CHECKING:
+    from maas.api.app import Startup
 
 __all__ = ["register"]
 
@@ -23,35 +33,51 @@ def serve(
         bool | None,
         typer.Option("--examples/--no-examples", help="Train the example models at first start"),
     ] = None,
+    workers: Annotated[
+        int | None,
+        typer.Option(help="Server processes sharing the port (default 1, or MAAS_WORKERS)"),
+    ] = None,
 ) -> None:
     """Start the HTTP server (REST /v1, Open Inference Protocol /v2, /docs, /metrics)."""
     import uvicorn
 
-    from maas.api.app import create_app
     from maas.observability.logging import configure_logging
 
-    overrides = {
+    overrides: dict[str, Any] = {
         k: v
-        for k, v in {"host": host, "port": port, "data_dir": data_dir, "examples": examples}.items()
+        for k, v in {
+            "host": host,
+            "port": port,
+            "data_dir": data_dir,
+            "examples": examples,
+            "workers": workers,
+        }.items()
         if v is not None
     }
     settings = load_settings(**overrides)
     configure_logging(settings.log_level, json=settings.log_json)
     started = time.perf_counter()
     typer.echo(f"maas: preparing {settings.data_dir.resolve()} ...", err=True)
-    app = create_app(settings)
-    startup = app.state.startup
-    if startup.examples:
-        typer.echo(
-            f"maas: trained example models {', '.join(startup.examples)} "
-            f"in {time.perf_counter() - started:.1f} s",
-            err=True,
+    if settings.workers > 1:
+        startup = _bootstrap_in_child(settings)
+        _greet(settings, startup, started)
+        export_settings(overrides)  # the workers load the same settings
+        uvicorn.run(
+            "maas.api.app:worker_app",
+            factory=True,
+            workers=settings.workers,
+            host=settings.host,
+            port=settings.port,
+            log_config=None,
+            access_log=False,
+            timeout_graceful_shutdown=10,
         )
-    url = f"http://{settings.host}:{settings.port}"
-    typer.echo(f"\n  maas is serving at {url}   (API docs: {url}/docs)")
-    if startup.admin_key:
-        typer.echo(f"  admin API key (shown once, keep it): {startup.admin_key}")
-        typer.echo(f"  try: curl -H 'Authorization: Bearer {startup.admin_key}' {url}/v1/models\n")
+        return
+    from maas.api.app import create_app, settle_gc
+
+    app = create_app(settings)
+    _greet(settings, app.state.startup, started)
+    settle_gc()
     config = uvicorn.Config(
         app,
         host=settings.host,
@@ -61,6 +87,39 @@ def serve(
         timeout_graceful_shutdown=10,
     )
     uvicorn.Server(config).run()
+
+
+def _greet(settings: Settings, startup: Startup, started: float) -> None:
+    if startup.examples:
+        typer.echo(
+            f"maas: trained example models {', '.join(startup.examples)} "
+            f"in {time.perf_counter() - started:.1f} s",
+            err=True,
+        )
+    url = f"http://{settings.host}:{settings.port}"
+    workers = f" with {settings.workers} workers" if settings.workers > 1 else ""
+    typer.echo(f"\n  maas is serving at {url}{workers}   (API docs: {url}/docs)")
+    if startup.admin_key:
+        typer.echo(f"  admin API key (shown once, keep it): {startup.admin_key}")
+        typer.echo(f"  try: curl -H 'Authorization: Bearer {startup.admin_key}' {url}/v1/models\n")
+
+
+def _bootstrap_in_child(settings: Settings) -> Startup:
+    """Run ``maas.api.app.bootstrap`` in a child process, so that the supervisor of the
+    workers does not keep the whole server (and the models it trained) in memory."""
+    import multiprocessing
+    from concurrent.futures import ProcessPoolExecutor
+
+    with ProcessPoolExecutor(1, mp_context=multiprocessing.get_context("spawn")) as pool:
+        return pool.submit(_bootstrap, settings).result()
+
+
+def _bootstrap(settings: Settings) -> Startup:
+    from maas.api.app import bootstrap
+    from maas.observability.logging import configure_logging
+
+    configure_logging(settings.log_level, json=settings.log_json)
+    return bootstrap(settings)
 
 
 def register(app: typer.Typer) -> None:

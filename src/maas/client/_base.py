@@ -72,7 +72,9 @@ class Call(Generic[T]):
     data: Mapping[str, str] | None = None
     files: Mapping[str, tuple[str, bytes, str]] | None = None
     upload: Upload | None = None
-    """A raw body streamed from a file (dataset uploads)."""
+    """A raw body streamed from a file (dataset uploads), or raw bytes (Arrow tables)."""
+    accept: str | None = None
+    """The media type of the answer wanted, when it is not JSON (an Arrow IPC stream)."""
 
 
 class BaseClient:
@@ -110,6 +112,8 @@ class BaseClient:
         timeout: TimeoutArg,
     ) -> httpx.Request:
         headers = dict(self._headers)
+        if call.accept is not None:
+            headers["Accept"] = f"{call.accept}, application/problem+json"
         content: Any = call.json
         if call.json is not None:
             headers["Content-Type"] = "application/json"

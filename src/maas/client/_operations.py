@@ -24,6 +24,7 @@ from maas.client._types import (
     ModelSource,
     RowsInput,
     SignatureInput,
+    TableInput,
     TagsInput,
 )
 from maas.client._uploads import Upload
@@ -54,7 +55,7 @@ from maas.schemas.models import (
 from maas.schemas.predict import PredictResponse
 from maas.schemas.system import ServerInfo
 from maas.schemas.tenants import TenantCreate, TenantCreated, TenantRead
-from maas.schemas.training import TrainRequest
+from maas.schemas.training import RetrainRequest, TrainRequest
 
 M = TypeVar("M", bound=BaseModel)
 
@@ -241,6 +242,58 @@ def predict(
     return Call("POST", path, parse_as(PredictResponse), json=content)
 
 
+ARROW_STREAM = "application/vnd.apache.arrow.stream"
+
+
+def _arrow_stream(table: TableInput) -> bytes:
+    """``table`` as an Arrow IPC stream. pyarrow is imported here, on first use, so that
+    ``import maas`` does not load it.
+
+    Raises:
+        InvalidInputError: ``table`` is not a pyarrow Table or RecordBatch or a pandas
+            DataFrame pyarrow can convert.
+    """
+    import pyarrow as pa
+
+    if isinstance(table, pa.RecordBatch):
+        table = pa.Table.from_batches([table])
+    elif not isinstance(table, pa.Table):
+        try:
+            table = pa.Table.from_pandas(table, preserve_index=False)
+        except (TypeError, ValueError, AttributeError, pa.ArrowException) as exc:
+            raise InvalidInputError(
+                f"The table cannot be sent as Arrow: {exc}.",
+                field="table",
+                expected="a pyarrow Table or RecordBatch, or a pandas DataFrame",
+                received=type(table).__name__,
+            ) from exc
+    sink = pa.BufferOutputStream()
+    with pa.ipc.new_stream(sink, table.schema) as writer:
+        writer.write_table(table)
+    return bytes(sink.getvalue())
+
+
+def _read_arrow(response: httpx.Response) -> Any:
+    import pyarrow as pa
+
+    with pa.ipc.open_stream(response.content) as reader:
+        return reader.read_all()
+
+
+def predict_table(ref: str, table: TableInput, explain: bool) -> Call[PredictResponse]:
+    path = _path("models", ref, "predict")
+    params = {"explain": "true"} if explain else None
+    body = Upload(ARROW_STREAM, _arrow_stream(table))
+    return Call("POST", path, parse_as(PredictResponse), params=params, upload=body)
+
+
+def predict_arrow(ref: str, table: TableInput, explain: bool) -> Call[Any]:
+    path = _path("models", ref, "predict")
+    params = {"explain": "true"} if explain else None
+    body = Upload(ARROW_STREAM, _arrow_stream(table))
+    return Call("POST", path, _read_arrow, params=params, upload=body, accept=ARROW_STREAM)
+
+
 def list_datasets(q: str | None, offset: int, limit: int) -> Call[DatasetPage]:
     params: dict[str, str | int] = {"offset": offset, "limit": limit}
     if q:
@@ -346,6 +399,35 @@ def train(
         description=description,
     )
     path = _path("models", name, "train")
+    return Call("POST", path, parse_as(JobRead), json=_json(body, exclude_none=True))
+
+
+def retrain(
+    name: str,
+    *,
+    metric: str,
+    alias: str,
+    dataset: str | None,
+    dataset_version: int | None,
+    min_improvement: float,
+    holdout_fraction: float,
+    seed: int,
+    stability_runs: int,
+    description: str,
+) -> Call[JobRead]:
+    body = _validated(
+        RetrainRequest,
+        metric=metric,
+        alias=alias,
+        dataset=dataset,
+        dataset_version=dataset_version,
+        min_improvement=min_improvement,
+        holdout_fraction=holdout_fraction,
+        seed=seed,
+        stability_runs=stability_runs,
+        description=description,
+    )
+    path = _path("models", name, "retrain")
     return Call("POST", path, parse_as(JobRead), json=_json(body, exclude_none=True))
 
 

@@ -16,6 +16,7 @@ __all__ = [
     "ModelSource",
     "RowsInput",
     "SignatureInput",
+    "TableInput",
     "TagsInput",
     "TimeoutTypes",
 ]
@@ -41,3 +42,8 @@ RowsInput: TypeAlias = Sequence[Mapping[str, Any]]
 ColumnsInput: TypeAlias = Mapping[str, Any]
 """Columns as sequences of equal length: ``{"torque": [41.2, 40.8], "speed": [1500, 1510]}``.
 numpy arrays (and so ``{c: df[c].to_numpy() for c in df}``) are accepted as values."""
+
+TableInput: TypeAlias = Any
+"""A table of input rows, one column per input: a ``pyarrow.Table`` or ``RecordBatch``, or a
+``pandas.DataFrame`` (its index is not sent). Sent as an Arrow IPC stream; pyarrow must be
+installed (it is imported when the first table is sent, so ``import maas`` stays light)."""

@@ -12,12 +12,14 @@ import httpx
 
 from maas.client import _operations
 from maas.client._base import USE_CLIENT_DEFAULT, BaseClient, Call, TimeoutArg
+from maas.client._monitoring import MonitoringMethods
 from maas.client._types import (
     ColumnsInput,
     DatasetFile,
     ModelSource,
     RowsInput,
     SignatureInput,
+    TableInput,
     TagsInput,
     TimeoutTypes,
 )
@@ -49,7 +51,7 @@ __all__ = ["Client"]
 T = TypeVar("T")
 
 
-class Client(BaseClient):
+class Client(MonitoringMethods, BaseClient):
     """A connection to a maas server.
 
     Use it as a context manager, or call ``close()``::
@@ -362,6 +364,54 @@ class Client(BaseClient):
         """
         return self._send(_operations.predict(ref, rows, columns, explain), timeout)
 
+    def predict_table(
+        self,
+        ref: str,
+        table: TableInput,
+        explain: bool = False,
+        *,
+        timeout: TimeoutArg = USE_CLIENT_DEFAULT,
+    ) -> PredictResponse:
+        """Predict with a model for a table sent as an Arrow IPC stream (no JSON on the way
+        in: the fast path for large batches).
+
+        Args:
+            ref: ``NAME`` (its ``production`` alias), ``NAME@ALIAS`` or ``NAME@VERSION``.
+            table: one column per input: a ``pyarrow.Table`` or ``RecordBatch``, or a
+                ``pandas.DataFrame`` (needs pyarrow, imported on first use).
+            explain: also return each input's contribution to each prediction.
+
+        Returns:
+            The predictions, with the version that made them.
+
+        Raises:
+            InvalidInputError: ``table`` cannot be written as Arrow (raised before sending).
+            ModelNotFoundError / AliasNotFoundError / VersionNotFoundError: ``ref`` names
+                nothing.
+            SchemaMismatchError: a column is missing, extra or of the wrong Arrow type.
+        """
+        return self._send(_operations.predict_table(ref, table, explain), timeout)
+
+    def predict_arrow(
+        self,
+        ref: str,
+        table: TableInput,
+        explain: bool = False,
+        *,
+        timeout: TimeoutArg = USE_CLIENT_DEFAULT,
+    ) -> Any:
+        """Like ``predict_table``, with the answer as an Arrow table too: columns
+        ``prediction``, ``p_<class>`` per class, ``contribution.<input>`` (with ``explain``)...;
+        its schema metadata names the model and version (``maas.model``, ``maas.version``).
+
+        Returns:
+            A ``pyarrow.Table``, one row per prediction.
+
+        Raises:
+            As ``predict_table``.
+        """
+        return self._send(_operations.predict_arrow(ref, table, explain), timeout)
+
     def list_datasets(
         self,
         q: str | None = None,
@@ -573,6 +623,63 @@ class Client(BaseClient):
             params=params,
             stability_runs=stability_runs,
             alias=alias,
+            description=description,
+        )
+        return self._send(call, timeout)
+
+    def retrain(
+        self,
+        name: str,
+        *,
+        metric: str,
+        alias: str = "production",
+        dataset: str | None = None,
+        dataset_version: int | None = None,
+        min_improvement: float = 0.0,
+        holdout_fraction: float = 0.2,
+        seed: int = 0,
+        stability_runs: int = 1,
+        description: str = "",
+        timeout: TimeoutArg = USE_CLIENT_DEFAULT,
+    ) -> JobRead:
+        """Retrain ``name`` on newer data as a background job, and promote the challenger
+        only if it beats the champion (the version ``alias`` points at) on ``metric``, both
+        scored on the same held-out data. The challenger is registered either way; its
+        ``report["comparison"]`` and the job's ``result`` (``promoted``, ``reason``, both
+        scores) say what happened.
+
+        Args:
+            name: the model's name.
+            metric: the held-out metric that decides (e.g. ``f1``, ``roc_auc``, ``rmse``).
+            alias: the champion's alias, moved to the challenger on a promotion.
+            dataset: the dataset to train on; the champion's by default.
+            dataset_version: its version; the newest by default.
+            min_improvement: promote only when better by more than this (metric units).
+            holdout_fraction: the share held out when the rows added since the champion's
+                data cannot be held out alone.
+            seed: seed of the held-out split.
+            stability_runs: fits with different seeds, for each metric's mean and std (1-10).
+            description: what the new version is.
+
+        Returns:
+            The queued job.
+
+        Raises:
+            InvalidParameterError: an argument is malformed (raised before sending), or the
+                metric cannot compare this template's models.
+            NotFoundError: no such model, alias, dataset or dataset version.
+            ConflictError: the champion was not trained from a template on a dataset.
+        """
+        call = _operations.retrain(
+            name,
+            metric=metric,
+            alias=alias,
+            dataset=dataset,
+            dataset_version=dataset_version,
+            min_improvement=min_improvement,
+            holdout_fraction=holdout_fraction,
+            seed=seed,
+            stability_runs=stability_runs,
             description=description,
         )
         return self._send(call, timeout)

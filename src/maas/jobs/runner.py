@@ -30,6 +30,7 @@ from typing import Any
 
 from maas.errors import MaasError
 from maas.jobs.child import child_main
+from maas.jobs.leader import JobLeaderLock
 from maas.store.db import Database
 from maas.store.jobs import ClaimedJob, JobRepository
 
@@ -83,13 +84,22 @@ class JobRunner:
         self._thread: threading.Thread | None = None
         self._context = multiprocessing.get_context("spawn")
         self._last_sweep = 0.0
+        self._leader: JobLeaderLock | None = None
 
     # lifecycle --------------------------------------------------------------------------
 
-    def start(self) -> None:
+    def start(self, *, leader: JobLeaderLock | None = None) -> bool:
+        """Mark the jobs of stopped servers failed and start the supervisor thread, unless
+        another server process on this machine holds ``leader`` (``maas serve --workers``);
+        returns whether this process runs the jobs."""
+        if leader is not None and not leader.acquire():
+            log.info("another server process on this machine runs the background jobs")
+            return False
+        self._leader = leader
         self.fail_stale()
         self._thread = threading.Thread(target=self._loop, name="maas-jobs", daemon=True)
         self._thread.start()
+        return True
 
     def wake(self) -> None:
         """Look for new work now (called after a submit)."""
@@ -103,6 +113,8 @@ class JobRunner:
             self._thread.join(timeout=10)
         for job_id in list(self._running):
             self._end(job_id, "failed", "The server stopped while this job was running.")
+        if self._leader is not None:
+            self._leader.release()
 
     def fail_stale(self) -> int:
         with self.db.writer() as session, session.begin():

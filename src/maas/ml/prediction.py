@@ -26,6 +26,12 @@ class Prediction:
             for, e.g. ``{"unit": "7"}`` or ``{"series": "W1", "step": 3}``; ``None`` when
             predictions align with the input rows.
         quantiles: for probabilistic forecasts, quantile level (``"0.1"``) → shape ``(n,)``.
+        anomalies: for anomaly scorers, shape ``(n,)``, ``bool``: whether each prediction is an
+            anomaly (its score reached the model's threshold); ``None`` for other models.
+        terms: for text classifiers asked to explain: per prediction, the terms of its text that
+            moved its raw score most (largest absolute part first, a few of them) → their part
+            of that score; a text's parts add up to its text column of ``contributions``
+            (when all are listed). ``None`` when not asked or not a text model.
     """
 
     predictions: np.ndarray
@@ -33,3 +39,5 @@ class Prediction:
     contributions: np.ndarray | None = None
     keys: list[dict[str, Any]] | None = None
     quantiles: dict[str, np.ndarray] | None = None
+    anomalies: np.ndarray | None = None
+    terms: list[dict[str, float]] | None = None

@@ -4,14 +4,15 @@ from __future__ import annotations
 
 import logging
 import sys
+import threading
 from datetime import UTC, datetime
-from typing import Any
+from typing import Any, TextIO
 
 import orjson
 
 from maas.domain.request_context import request_id_var
 
-__all__ = ["configure_logging", "request_id_var"]
+__all__ = ["BatchingHandler", "configure_logging", "request_id_var"]
 
 
 _STANDARD = set(logging.makeLogRecord({}).__dict__) | {"message", "asctime", "color_message"}
@@ -28,17 +29,74 @@ class JsonFormatter(logging.Formatter):
         rid = request_id_var.get()
         if rid:
             doc["request_id"] = rid
-        for key, value in record.__dict__.items():
-            if key not in _STANDARD and not key.startswith("_"):
-                doc[key] = value
+        fields = record.__dict__
+        for key in fields.keys() - _STANDARD:
+            if not key.startswith("_"):
+                doc[key] = fields[key]
         if record.exc_info:
             doc["exc"] = self.formatException(record.exc_info)
         return orjson.dumps(doc, default=str).decode()
 
 
+class BatchingHandler(logging.Handler):
+    """Writes formatted records to a stream in batches: one write for many lines.
+
+    A write to stderr is a system call, and on a busy server the access log alone makes one per
+    request (that cost more than the prediction). Lines are kept and written together when
+    ``interval`` seconds have passed (a daemon thread sees to it), when ``max_lines`` are
+    waiting, and at once, with everything before them, for warnings and errors. ``flush`` (and
+    logging's own shutdown at exit) writes what is left.
+    """
+
+    def __init__(self, stream: TextIO, *, interval: float = 0.2, max_lines: int = 512) -> None:
+        super().__init__()
+        self.stream = stream
+        self.interval = interval
+        self.max_lines = max_lines
+        self._lines: list[str] = []
+        self._timer: threading.Thread | None = None
+        self._stopping = threading.Event()
+
+    def emit(self, record: logging.LogRecord) -> None:  # called under self.lock
+        try:
+            self._lines.append(self.format(record))
+            if record.levelno >= logging.WARNING or len(self._lines) >= self.max_lines:
+                self._write()
+            elif self._timer is None:
+                self._timer = threading.Thread(
+                    target=self._flush_forever, name="maas-log-writer", daemon=True
+                )
+                self._timer.start()
+        except Exception:  # noqa: BLE001 - logging must never break the caller
+            self.handleError(record)
+
+    def _write(self) -> None:
+        if self._lines:
+            self.stream.write("\n".join(self._lines) + "\n")
+            self._lines.clear()
+            self.stream.flush()
+
+    def flush(self) -> None:
+        with self.lock:
+            self._write()
+
+    def close(self) -> None:
+        self._stopping.set()
+        self.flush()
+        super().close()
+
+    def _flush_forever(self) -> None:
+        while not self._stopping.wait(self.interval):
+            try:
+                self.flush()
+            except (OSError, ValueError):  # the stream went away (closed at exit)
+                return
+
+
 def configure_logging(level: str = "INFO", *, json: bool = True) -> None:
-    """Send the ``maas`` and ``uvicorn`` logs to stderr, as JSON lines or plain text."""
-    handler = logging.StreamHandler(sys.stderr)
+    """Send the ``maas`` and ``uvicorn`` logs to stderr, as JSON lines or plain text, written
+    in batches (see ``BatchingHandler``)."""
+    handler = BatchingHandler(sys.stderr)
     handler.setFormatter(
         JsonFormatter()
         if json
@@ -46,6 +104,9 @@ def configure_logging(level: str = "INFO", *, json: bool = True) -> None:
     )
     for name in ("maas", "uvicorn", "uvicorn.error"):
         logger = logging.getLogger(name)
+        for old in logger.handlers:
+            if isinstance(old, BatchingHandler):
+                old.close()
         logger.handlers[:] = [handler]
         logger.setLevel(level.upper())
         logger.propagate = False

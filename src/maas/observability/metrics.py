@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from typing import Any
+
 from prometheus_client import CollectorRegistry, Counter, Gauge, Histogram, generate_latest
 
 __all__ = ["Metrics"]
@@ -71,15 +73,39 @@ class Metrics:
         self.models_loaded = Gauge(
             "maas_models_loaded", "Model versions held in memory.", registry=self.registry
         )
+        # The labelled children, looked up once (``labels()`` costs microseconds a call); the
+        # label values are bounded (route templates, statuses, registered model versions).
+        self._prediction_children: dict[tuple[str, int], tuple[Any, ...]] = {}
+        self._request_children: dict[tuple[str, str, int], tuple[Any, ...]] = {}
 
     def observe_load(self, model: str, version: int, seconds: float) -> None:
         self.model_load_seconds.labels(model, str(version)).observe(seconds)
 
     def observe_prediction(self, model: str, version: int, rows: int, seconds: float) -> None:
-        labels = (model, str(version))
-        self.predictions.labels(*labels).inc()
-        self.prediction_rows.labels(*labels).inc(rows)
-        self.prediction_seconds.labels(*labels).observe(seconds)
+        children = self._prediction_children.get((model, version))
+        if children is None:
+            labels = (model, str(version))
+            children = (
+                self.predictions.labels(*labels),
+                self.prediction_rows.labels(*labels),
+                self.prediction_seconds.labels(*labels),
+            )
+            self._prediction_children[(model, version)] = children
+        children[0].inc()
+        children[1].inc(rows)
+        children[2].observe(seconds)
+
+    def observe_request(self, method: str, route: str, status: int, seconds: float) -> None:
+        """Count one HTTP request (``route`` is its path template) and its latency."""
+        children = self._request_children.get((method, route, status))
+        if children is None:
+            children = (
+                self.requests.labels(method, route, str(status)),
+                self.request_seconds.labels(method, route),
+            )
+            self._request_children[(method, route, status)] = children
+        children[0].inc()
+        children[1].observe(seconds)
 
     def render(self) -> bytes:
         return generate_latest(self.registry)

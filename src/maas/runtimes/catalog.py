@@ -9,16 +9,15 @@ formats cannot be overridden by a plug-in.
 from __future__ import annotations
 
 import logging
-from collections.abc import Iterable, Mapping
-from functools import cache
+from collections.abc import Callable, Iterable, Mapping
+from functools import cache, cached_property
 from importlib.metadata import EntryPoint, entry_points
 from types import MappingProxyType
 
+from maas.domain.signature import Signature
 from maas.errors import UnsupportedFormatError
-from maas.runtimes.base import Runtime
+from maas.runtimes.base import Predictor, Runtime
 from maas.runtimes.lightgbm import LightGBMRuntime
-from maas.runtimes.onnx import OnnxRuntime
-from maas.runtimes.template import TemplateRuntime
 
 __all__ = [
     "ENTRY_POINT_GROUP",
@@ -30,10 +29,44 @@ __all__ = [
 
 ENTRY_POINT_GROUP = "maas.runtimes"
 
+
+class _Deferred:
+    """A built-in runtime whose module, and the libraries it needs (onnx and onnxruntime; the
+    training templates with scikit-learn and pandas), is imported when the first artifact of
+    its format is loaded, not when the server starts. ``get_runtime`` returns the real one."""
+
+    def __init__(self, format: str, build: Callable[[], Runtime]) -> None:
+        self.format = format
+        self._build = build
+
+    @cached_property
+    def runtime(self) -> Runtime:
+        return self._build()
+
+    def load(self, data: bytes, signature: Signature) -> Predictor:
+        return self.runtime.load(data, signature)
+
+
+def _onnx() -> Runtime:
+    from maas.runtimes.onnx import OnnxRuntime
+
+    return OnnxRuntime()
+
+
+def _template() -> Runtime:
+    from maas.runtimes.template import TemplateRuntime
+
+    return TemplateRuntime()
+
+
 RUNTIMES: Mapping[str, Runtime] = MappingProxyType(
     {
         runtime.format: runtime
-        for runtime in (LightGBMRuntime(), OnnxRuntime(), TemplateRuntime())
+        for runtime in (
+            LightGBMRuntime(),
+            _Deferred("onnx", _onnx),
+            _Deferred("template", _template),
+        )
     }
 )
 """The built-in runtimes by format; read-only (the runtimes themselves hold no state)."""
@@ -89,7 +122,7 @@ def get_runtime(format: str) -> Runtime:
     """
     runtimes = available_runtimes()
     try:
-        return runtimes[format]
+        found = runtimes[format]
     except KeyError:
         known = sorted(runtimes)
         raise UnsupportedFormatError(
@@ -98,3 +131,4 @@ def get_runtime(format: str) -> Runtime:
             expected=known,
             received=format,
         ) from None
+    return found.runtime if isinstance(found, _Deferred) else found

@@ -10,7 +10,9 @@ An artifact is UTF-8 JSON::
      "library_versions": {...}}
 
 ``dump_lightgbm_artifact`` (defined with the templates that write it, re-exported here) writes
-one. Loading parses the JSON and the booster text; nothing in the bytes is executed.
+one. Loading parses the JSON and the booster text; nothing in the bytes is executed. Boosters
+predict through LightGBM's C API (``ml.lightgbm_native``), so serving needs neither the
+``lightgbm`` Python package nor what it imports (scikit-learn, SciPy, pandas).
 """
 
 from __future__ import annotations
@@ -18,24 +20,28 @@ from __future__ import annotations
 import json
 from typing import Any
 
-import lightgbm as lgb
 import numpy as np
 
 from maas.domain.signature import Signature, Task
 from maas.errors import ModelExecutionError, SchemaMismatchError, UnsupportedFormatError
-from maas.ml.templates.base import (
-    LIGHTGBM_ARTIFACT,
-    LIGHTGBM_ARTIFACT_VERSION,
-    dump_lightgbm_artifact,
-)
+from maas.ml.lightgbm_native import NativeBooster, NativeLightGBMError
+from maas.ml.templates.artifact import LIGHTGBM_ARTIFACT, LIGHTGBM_ARTIFACT_VERSION
 from maas.runtimes.base import Prediction
 
 __all__ = ["LightGBMPredictor", "LightGBMRuntime", "dump_lightgbm_artifact"]
 
 _BINARY_OBJECTIVES = ("binary", "cross_entropy", "xentropy")
-_PARALLEL_ROWS = 5_000
-"""Batches at least this large predict on all cores."""
 _MULTICLASS_OBJECTIVES = ("multiclass", "softmax", "multiclassova", "ova", "ovr")
+
+
+def dump_lightgbm_artifact(
+    booster: Any, *, task: Task | str, classes: list[str] | None, threshold: float | None
+) -> bytes:
+    """``maas.ml.templates.base.dump_lightgbm_artifact``, re-exported. The training code (and
+    with it the ``lightgbm`` package) is imported on the first call only."""
+    from maas.ml.templates.base import dump_lightgbm_artifact as dump
+
+    return dump(booster, task=task, classes=classes, threshold=threshold)
 
 
 class LightGBMRuntime:
@@ -53,8 +59,8 @@ class LightGBMRuntime:
         """
         envelope = _read_envelope(data)
         try:
-            booster = lgb.Booster(model_str=envelope["booster"])
-        except lgb.basic.LightGBMError as exc:
+            booster = NativeBooster(envelope["booster"])
+        except NativeLightGBMError as exc:
             raise _refuse("its booster text does not parse", field="booster") from exc
         task = Task(envelope["task"])
         classes: list[str] | None = envelope["classes"]
@@ -64,16 +70,16 @@ class LightGBMRuntime:
 
 
 class LightGBMPredictor:
-    """A loaded booster; ``predict`` is safe to call from several threads at once.
+    """A loaded booster; ``predict`` is safe to call from several threads at once (see
+    ``ml.lightgbm_native``), and rows are predicted independently of each other, so requests
+    may be batched together (``row_wise``)."""
 
-    LightGBM's C++ predictor takes a shared lock per call and this class keeps no mutable state,
-    so concurrent calls are safe.
-    """
+    row_wise = True
 
     def __init__(
         self,
         signature: Signature,
-        booster: lgb.Booster,
+        booster: NativeBooster,
         classes: list[str] | None,
         threshold: float | None,
     ) -> None:
@@ -93,22 +99,17 @@ class LightGBMPredictor:
         x = self._as_matrix(x)
         if len(x) == 0:
             return self._empty(explain)
-        # OpenMP's thread start-up and spinning cost far more than a small batch's work (and
-        # fight the server's own threads for the cores): small batches run on one thread.
-        threads = 1 if len(x) < _PARALLEL_ROWS else 0
         try:
-            raw = np.asarray(self._booster.predict(x, num_threads=threads))
-            contributions = (
-                np.asarray(self._booster.predict(x, pred_contrib=True, num_threads=threads))
-                if explain
-                else None
-            )
-        except lgb.basic.LightGBMError as exc:
+            raw = self._booster.predict(x)
+            contributions = self._booster.predict(x, pred_contrib=True) if explain else None
+        except NativeLightGBMError as exc:
             raise ModelExecutionError(f"LightGBM failed to predict: {exc}") from exc
         if self._classes is None:
             return Prediction(predictions=raw, contributions=contributions)
         if raw.ndim == 1:
-            probabilities = np.column_stack([1.0 - raw, raw])
+            probabilities = np.empty((len(raw), 2))
+            np.subtract(1.0, raw, out=probabilities[:, 0])
+            probabilities[:, 1] = raw
             chosen = (raw >= self._threshold).astype(np.intp)
         else:
             probabilities = raw
@@ -123,7 +124,9 @@ class LightGBMPredictor:
         )
 
     def _as_matrix(self, x: np.ndarray) -> np.ndarray:
-        # Always hand LightGBM an ndarray: given a str, Booster.predict would read a file.
+        if isinstance(x, np.ndarray) and x.dtype == np.float32:
+            if x.ndim == 2 and x.shape[1] == self._n_features:
+                return x
         try:
             x = np.asarray(x, dtype=np.float32)
         except (TypeError, ValueError) as exc:
@@ -194,7 +197,7 @@ def _read_envelope(data: bytes) -> dict[str, Any]:
 
 
 def _check_against_signature(
-    booster: lgb.Booster, task: Task, classes: list[str] | None, signature: Signature
+    booster: NativeBooster, task: Task, classes: list[str] | None, signature: Signature
 ) -> None:
     if booster.num_feature() != len(signature.inputs):
         raise UnsupportedFormatError(
@@ -221,7 +224,7 @@ def _check_against_signature(
 
 
 def _check_objective(
-    booster: lgb.Booster, text: str, task: Task, classes: list[str] | None
+    booster: NativeBooster, text: str, task: Task, classes: list[str] | None
 ) -> None:
     """Check the booster's outputs mean what the envelope says (probabilities per class...)."""
     objective = _header_value(text, "objective")

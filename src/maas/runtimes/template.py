@@ -41,6 +41,9 @@ class TemplatePredictor:
     def __init__(self, inner: Any, signature: Signature) -> None:
         self._inner = inner
         self.signature = signature
+        self.row_wise: bool = bool(getattr(inner, "row_wise", False))
+        """Whether each row is predicted on its own (the template says so), so that
+        concurrent requests may be batched; models answering per unit or series are not."""
 
     def predict(self, x: np.ndarray, *, explain: bool = False) -> Prediction:
         result = self._inner.predict_matrix(x, explain=explain)

@@ -16,6 +16,7 @@ __all__ = [
     "ModelCreate",
     "ModelPage",
     "ModelRead",
+    "ModelServing",
     "ModelUpdate",
     "VersionPage",
     "VersionRead",
@@ -31,11 +32,26 @@ class ModelCreate(BaseModel):
     tags: dict[str, str] = Field(default_factory=dict)
 
 
+class ModelServing(BaseModel):
+    """How the server runs a model's predictions; a member left out takes the server's
+    default (``MAAS_BATCH_MAX_SIZE``, ``MAAS_BATCH_MAX_WAIT_US``)."""
+
+    model_config = ConfigDict(extra="forbid")
+
+    batch_max_size: int | None = Field(default=None, ge=0, le=100_000)
+    """Most rows of concurrent requests predicted in one call (0 or 1: no batching)."""
+    batch_max_wait_us: int | None = Field(default=None, ge=0, le=1_000_000)
+    """Longest a request waits for others to join its batch, in microseconds (0: no
+    batching). A request with nobody else on the way does not wait."""
+
+
 class ModelUpdate(BaseModel):
     model_config = ConfigDict(extra="forbid")
 
     description: str | None = Field(default=None, max_length=4000)
     tags: dict[str, str] | None = None
+    serving: ModelServing | None = None
+    """Replaces the model's serving settings (send ``{}`` to return to the defaults)."""
 
 
 class ModelRead(BaseModel):
@@ -44,6 +60,8 @@ class ModelRead(BaseModel):
     tags: dict[str, str]
     aliases: dict[str, int]
     latest_version: int | None
+    serving: ModelServing = Field(default_factory=ModelServing)
+    """The model's own serving settings (members not set take the server's defaults)."""
     created_at: datetime
     updated_at: datetime
 

@@ -99,6 +99,14 @@ class KeyService:
         with self.db.session() as session:
             return KeyRepository(session).get_tenant(DEFAULT_TENANT)
 
+    def tenant_records(self) -> list[TenantRecord]:
+        """Every tenant with its id, the default one first (for system work such as warming
+        the model cache; callers answering a request use ``list_tenants``)."""
+        with self.db.session() as session:
+            repo = KeyRepository(session)
+            records = [repo.get_tenant(t.name) for t in repo.list_tenants()]
+        return sorted(records, key=lambda t: t.name != DEFAULT_TENANT)
+
     @staticmethod
     def _new_secret() -> str:
         return KEY_PREFIX + secrets.token_urlsafe(32)

@@ -10,7 +10,7 @@ from typing import Any
 from maas.domain.names import check_alias, check_name
 from maas.domain.principal import Principal
 from maas.domain.signature import Signature
-from maas.errors import MaasError
+from maas.errors import MaasError, NotFoundError
 from maas.runtimes.catalog import get_runtime
 from maas.schemas.models import AliasEventRead, AliasRead, ModelRead, VersionRead
 from maas.services.audit import AuditService
@@ -88,20 +88,36 @@ class RegistryService:
         *,
         description: str | None = None,
         tags: dict[str, str] | None = None,
+        serving: dict[str, Any] | None = None,
     ) -> ModelRead:
-        """Raises: ModelNotFoundError."""
+        """Change a model's description, tags or serving settings (``serving`` replaces them
+        all; ``{}`` returns to the server's defaults; every process follows at once).
+
+        Raises: ModelNotFoundError.
+        """
         with self.db.writer() as session, session.begin():
             updated = RegistryRepository(session, principal.tenant_id).update_model(
-                name, description=description, tags=tags
+                name, description=description, tags=tags, serving=serving
             )
             record_change(
                 session,
                 principal,
                 "model.update",
                 f"model:{name}",
-                {"description": description is not None, "tags": tags},
+                {"description": description is not None, "tags": tags}
+                | ({"serving": serving} if serving is not None else {}),
             )
-            return updated
+        if serving is not None:
+            self._changed(principal.tenant_id, name)
+        return updated
+
+    def serving_settings(self, tenant_id: str, name: str) -> dict[str, Any] | None:
+        """A model's own serving settings, ``None`` when it has none (or does not exist)."""
+        with self.db.session() as session:
+            try:
+                return RegistryRepository(session, tenant_id).serving_settings(name)
+            except NotFoundError:
+                return None
 
     def delete_model(self, principal: Principal, name: str) -> None:
         """Delete a model, its versions, aliases and artifacts. Raises: ModelNotFoundError."""

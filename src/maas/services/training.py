@@ -6,18 +6,24 @@ from pathlib import Path
 from typing import Any
 
 import pyarrow.parquet as pq
-from pydantic import ValidationError
 
 from maas.domain.names import check_alias, check_name, parse_model_ref
 from maas.domain.principal import Principal
 from maas.domain.roles import Role
 from maas.domain.signature import Signature
-from maas.errors import ConflictError, InvalidParameterError, SchemaMismatchError
+from maas.errors import (
+    AliasNotFoundError,
+    ConflictError,
+    InvalidParameterError,
+    SchemaMismatchError,
+)
 from maas.jobs.kinds import DATA_FILE, MODEL_FILE, VERSION_FILE
 from maas.jobs.runner import JobKind, JobRunner
+from maas.ml.comparison import comparable_metrics
+from maas.ml.templates.base import Template, validate_params
 from maas.ml.templates.catalog import get_template
 from maas.schemas.jobs import JobPage, JobRead, JobStatus
-from maas.schemas.training import TrainRequest
+from maas.schemas.training import RetrainRequest, TrainRequest
 from maas.services.datasets import DatasetService
 from maas.services.recording import record_change
 from maas.services.registry import RegistryService
@@ -25,6 +31,19 @@ from maas.store.db import Database
 from maas.store.jobs import ClaimedJob, JobRepository
 
 __all__ = ["TrainingService"]
+
+
+def _checked_params(cls: type[Template], params: dict[str, Any]) -> dict[str, Any]:
+    """The template's validated parameters, as JSON.
+
+    Raises:
+        InvalidParameterError: with ``field`` ``params.<name>``.
+    """
+    try:
+        return validate_params(cls.spec, params).model_dump(mode="json")  # type: ignore[no-any-return]
+    except InvalidParameterError as exc:
+        exc.field = f"params.{exc.field}"
+        raise
 
 
 class TrainingService:
@@ -39,6 +58,7 @@ class TrainingService:
         return {
             "train": JobKind("train", self._prepare_training, self._finalize_training),
             "batch_predict": JobKind("batch_predict", self._prepare_batch, self._finalize_batch),
+            "retrain": JobKind("retrain", self._prepare_retraining, self._finalize_retraining),
         }
 
     # submitting -------------------------------------------------------------------------
@@ -56,19 +76,23 @@ class TrainingService:
         if request.alias is not None:
             check_alias(request.alias, field="alias")
         cls = get_template(request.template)
-        try:
-            params = cls.spec.params.model_validate(request.params).model_dump(mode="json")
-        except ValidationError as exc:
-            first = exc.errors()[0]
-            where = ".".join(str(p) for p in first["loc"])
-            raise InvalidParameterError(
-                f"Parameter {where!r} of template {request.template!r}: {first['msg']}.",
-                field=f"params.{where}",
-                expected=first["type"],
-                received=first.get("input"),
-            ) from exc
+        given = dict(request.params)
+        _checked_params(cls, given)
         version = self.datasets.get_version(principal, request.dataset, request.dataset_version)
         columns = [c.name for c in version.columns]
+        # Where the template's default unit / time column is not in the data, the columns the
+        # dataset was uploaded with (or found to have) take its place.
+        roles = {
+            "unit_column": version.profile.unit_column,
+            "series_column": version.profile.unit_column,
+            "time_column": version.profile.time_column,
+        }
+        fields = cls.spec.params.model_fields
+        for role, column in roles.items():
+            if column and role in fields and role not in given:
+                if fields[role].default not in columns:
+                    given[role] = column
+        params = _checked_params(cls, given)
         for field, names in (
             ("target", [request.target] if request.target else []),
             ("features", request.features or []),
@@ -88,23 +112,122 @@ class TrainingService:
             "model": model,
             "dataset_version": version.version,
         }
-        with self.db.writer() as session, session.begin():
-            job = JobRepository(session).add(
-                tenant_id=principal.tenant_id,
-                kind="train",
-                request=body,
-                created_by=principal.actor,
+        return self._queue(
+            principal,
+            "train",
+            body,
+            {"kind": "train", "model": model, "template": request.template},
+        )
+
+    def submit_retraining(
+        self, principal: Principal, model: str, request: RetrainRequest
+    ) -> JobRead:
+        """Queue a retraining of ``model``: a challenger with the champion's template and
+        parameters on a newer dataset version, compared with the champion (the version
+        ``request.alias`` points at) on the same held-out data; promoted only if better.
+
+        Raises:
+            InvalidNameError: the model or alias name is malformed.
+            ModelNotFoundError, AliasNotFoundError: no champion to compare with.
+            ConflictError: the champion was not trained from a template on a dataset.
+            InvalidParameterError: the metric cannot be compared for this template.
+            DatasetNotFoundError: no such dataset or version.
+            SchemaMismatchError: the new data lacks a column the champion was trained on.
+        """
+        check_name(model, field="model")
+        check_alias(request.alias, field="alias")
+        champion = self.registry.resolve(principal.tenant_id, model, request.alias)
+        if champion.template is None or not champion.source_dataset:
+            raise ConflictError(
+                f"Version {champion.version} of {model!r} (alias {request.alias!r}) was not "
+                "trained from a template on a dataset here, so there is nothing to retrain it "
+                "with; train a new version with POST /v1/models/{name}/train.",
+                field="alias",
+                expected="a version trained by a template job",
+                received=f"version {champion.version} ({champion.format})",
             )
-            record_change(
-                session,
+        classes = champion.signature.classes
+        metrics = comparable_metrics(champion.template, len(classes) if classes else None)
+        if request.metric not in metrics:
+            raise InvalidParameterError(
+                f"Metric {request.metric!r} cannot compare {champion.template!r} models; "
+                f"choose one of {metrics}.",
+                field="metric",
+                expected=metrics,
+                received=request.metric,
+            )
+        source_name, _, source_version = champion.source_dataset.rpartition("@")
+        dataset = request.dataset or source_name
+        version = self.datasets.get_version(principal, dataset, request.dataset_version)
+        cls = get_template(champion.template)
+        params = {k: v for k, v in champion.params.items() if k in cls.spec.params.model_fields}
+        target = champion.params.get("target")
+        features = champion.params.get("features")
+        columns = [c.name for c in version.columns]
+        wanted = [*([target] if target else []), *(features or [])]
+        for name in wanted:
+            if name not in columns:
+                raise SchemaMismatchError(
+                    f"Column {name!r}, which version {champion.version} of {model!r} was "
+                    f"trained with, is not in dataset {dataset!r} version {version.version}.",
+                    field="dataset",
+                    expected=wanted,
+                    received=columns,
+                )
+        body: dict[str, Any] = {
+            "model": model,
+            "alias": request.alias,
+            "champion_version": champion.version,
+            "champion_dataset": champion.source_dataset,
+            "template": champion.template,
+            "params": params,
+            "target": target,
+            "features": features,
+            "dataset": dataset,
+            "dataset_version": version.version,
+            "new_from": self._new_from(
                 principal,
-                "job.submit",
-                f"job:{job.id}",
-                {"kind": "train", "model": model, "template": request.template},
-            )
-        if self.runner is not None:
-            self.runner.wake()
-        return job
+                dataset,
+                version.version,
+                source_name,
+                int(source_version) if source_version.isdigit() else None,
+            ),
+            "metric": request.metric,
+            "min_improvement": request.min_improvement,
+            "holdout_fraction": request.holdout_fraction,
+            "seed": request.seed,
+            "stability_runs": request.stability_runs,
+            "description": request.description,
+        }
+        return self._queue(
+            principal,
+            "retrain",
+            body,
+            {
+                "kind": "retrain",
+                "model": model,
+                "champion": champion.version,
+                "metric": request.metric,
+            },
+        )
+
+    def _new_from(
+        self,
+        principal: Principal,
+        dataset: str,
+        version: int,
+        source: str,
+        source_version: int | None,
+    ) -> int | None:
+        """The first row of ``dataset@version`` that the champion's data did not have: the
+        champion's version's row count when the new version descends from it by appends."""
+        if dataset != source or source_version is None or source_version > version:
+            return None
+        versions = {v.version: v for v in self.datasets.list_versions(principal, dataset)}
+        current = versions.get(version)
+        while current is not None and current.version != source_version:
+            current = versions.get(current.parent_version) if current.parent_version else None
+        return None if current is None else current.rows
 
     def submit_batch(
         self, principal: Principal, ref: str, dataset: str, dataset_version: int | None
@@ -135,14 +258,17 @@ class TrainingService:
             "dataset": dataset,
             "dataset_version": data.version,
         }
+        return self._queue(principal, "batch_predict", body, body)
+
+    def _queue(
+        self, principal: Principal, kind: str, body: dict[str, Any], detail: dict[str, Any]
+    ) -> JobRead:
+        """Add a job and its audit record in one transaction, then wake the runner."""
         with self.db.writer() as session, session.begin():
             job = JobRepository(session).add(
-                tenant_id=principal.tenant_id,
-                kind="batch_predict",
-                request=body,
-                created_by=principal.actor,
+                tenant_id=principal.tenant_id, kind=kind, request=body, created_by=principal.actor
             )
-            record_change(session, principal, "job.submit", f"job:{job.id}", body)
+            record_change(session, principal, "job.submit", f"job:{job.id}", detail)
         if self.runner is not None:
             self.runner.wake()
         return job
@@ -261,3 +387,67 @@ class TrainingService:
         if request.get("alias"):
             self.registry.set_alias(principal, request["model"], request["alias"], version.version)
         return {"model": version.model, "version": version.version, "alias": request.get("alias")}
+
+    def _prepare_retraining(self, job: ClaimedJob, workdir: Path) -> None:
+        request = job.request
+        principal = self._principal(job)
+        champion = self.registry.get_version(
+            principal, request["model"], request["champion_version"]
+        )
+        (workdir / MODEL_FILE).write_bytes(
+            self.registry.artifacts.get(champion.artifact_uri, sha256=champion.sha256)
+        )
+        (workdir / VERSION_FILE).write_text(champion.model_dump_json())
+        table = self.datasets.read_version(
+            principal, request["dataset"], request["dataset_version"]
+        )
+        pq.write_table(table, workdir / DATA_FILE)
+
+    def _finalize_retraining(
+        self, job: ClaimedJob, result: dict[str, Any], workdir: Path
+    ) -> dict[str, Any]:
+        """Register the challenger (always: the comparison is kept with it) and move the alias
+        to it only when it won and the alias still points at the champion it beat."""
+        request = job.request
+        principal = self._principal(job)
+        comparison = dict(result["report"]["comparison"])
+        alias, name = request["alias"], request["model"]
+        promote = bool(comparison["promoted"])
+        if promote:
+            try:
+                now = self.registry.resolve(job.tenant_id, name, alias).version
+            except AliasNotFoundError:
+                now = None
+            if now != request["champion_version"]:
+                promote = False
+                comparison["promoted"] = False
+                comparison["reason"] += (
+                    f"; not promoted: {alias!r} moved to version {now} during the job"
+                )
+        version = self.registry.register_version(
+            principal,
+            name,
+            artifact=(workdir / result["artifact_file"]).read_bytes(),
+            format=result["format"],
+            signature=Signature.model_validate(result["signature"]),
+            params={**result["params"], "target": request.get("target")},
+            metrics=result["metrics"],
+            template=result["template"],
+            source_dataset=f"{request['dataset']}@{request['dataset_version']}",
+            description=request.get("description")
+            or f"Retrained challenger of version {request['champion_version']}",
+            report={**result["report"], "comparison": comparison},
+        )
+        if promote:
+            self.registry.set_alias(principal, name, alias, version.version)
+        return {
+            "model": name,
+            "version": version.version,
+            "champion_version": request["champion_version"],
+            "alias": alias,
+            "promoted": promote,
+            "metric": comparison["metric"],
+            "champion_score": comparison["champion"]["metrics"].get(comparison["metric"]),
+            "challenger_score": comparison["challenger"]["metrics"].get(comparison["metric"]),
+            "reason": comparison["reason"],
+        }

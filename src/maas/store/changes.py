@@ -63,6 +63,7 @@ class FileChangeFeed:
 
     def __init__(self, path: Path) -> None:
         self.path = path
+        self._fspath = os.fspath(path)  # a str: stat on every request skips the Path protocol
         self._local = 0
         self._seq = itertools.count(1)
         if not path.exists():
@@ -70,7 +71,7 @@ class FileChangeFeed:
 
     def generation(self) -> int:
         try:
-            return os.stat(self.path).st_mtime_ns + self._local
+            return os.stat(self._fspath).st_mtime_ns + self._local
         except FileNotFoundError:
             return -1
 

@@ -17,7 +17,7 @@ from maas.errors import (
     ModelNotFoundError,
     VersionNotFoundError,
 )
-from maas.schemas.models import AliasEventRead, AliasRead, ModelRead, VersionRead
+from maas.schemas.models import AliasEventRead, AliasRead, ModelRead, ModelServing, VersionRead
 from maas.store.search import contains_text
 from maas.store.tables import AliasEventRow, AliasRow, ModelRow, VersionRow, utcnow
 
@@ -118,13 +118,20 @@ class RegistryRepository:
         return [self._model_read(r) for r in rows], int(total or 0)
 
     def update_model(
-        self, name: str, *, description: str | None, tags: dict[str, str] | None
+        self,
+        name: str,
+        *,
+        description: str | None,
+        tags: dict[str, str] | None,
+        serving: dict[str, Any] | None = None,
     ) -> ModelRead:
         row = self._model_row(name, for_update=True)
         if description is not None:
             row.description = description
         if tags is not None:
             row.tags = dict(tags)
+        if serving is not None:
+            row.serving = {k: v for k, v in serving.items() if v is not None} or None
         row.updated_at = utcnow()
         self.session.flush()
         return self._model_read(row)
@@ -157,9 +164,18 @@ class RegistryRepository:
             tags=dict(row.tags or {}),
             aliases=aliases,
             latest_version=latest,
+            serving=ModelServing(**(row.serving or {})),
             created_at=row.created_at,
             updated_at=row.updated_at,
         )
+
+    def serving_settings(self, name: str) -> dict[str, Any] | None:
+        """The model's own serving settings (``None``: none set).
+
+        Raises:
+            ModelNotFoundError.
+        """
+        return self._model_row(name).serving
 
     # versions ---------------------------------------------------------------------------
 

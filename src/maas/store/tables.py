@@ -9,6 +9,7 @@ from sqlalchemy import (
     JSON,
     BigInteger,
     DateTime,
+    Float,
     ForeignKey,
     Index,
     Integer,
@@ -30,11 +31,17 @@ __all__ = [
     "Base",
     "DatasetRow",
     "DatasetVersionRow",
+    "DriftCheckRow",
     "JobRow",
     "ModelRow",
+    "MonitoringConfigRow",
+    "MonitoringLeaseRow",
+    "PredictionLogRow",
     "TenantKeyRow",
     "TenantRow",
+    "TrafficMinuteRow",
     "VersionRow",
+    "WebhookDeliveryRow",
     "utcnow",
 ]
 
@@ -103,6 +110,8 @@ class ModelRow(Base):
     name: Mapped[str] = mapped_column(String(64))
     description: Mapped[str] = mapped_column(Text, default="")
     tags: Mapped[dict[str, Any]] = mapped_column(default=dict)
+    serving: Mapped[dict[str, Any] | None] = mapped_column(JSON, default=None)
+    """Serving settings of the model (micro-batching); ``None``: the server's defaults."""
     created_at: Mapped[datetime] = mapped_column(default=utcnow)
     updated_at: Mapped[datetime] = mapped_column(default=utcnow)
 
@@ -269,3 +278,117 @@ class DatasetVersionRow(Base):
     parent_version: Mapped[int | None] = mapped_column(Integer, default=None)
     created_by: Mapped[str] = mapped_column(String(100))
     created_at: Mapped[datetime] = mapped_column(default=utcnow)
+
+
+# monitoring ------------------------------------------------------------------------------
+
+_NULLABLE_JSON = JSON(none_as_null=True)
+
+
+class PredictionLogRow(Base):
+    """One logged prediction: its output (every prediction, unless configured otherwise), its
+    inputs (a sample), and the actual outcome once sent back. Rows whose ``output`` is null
+    hold only a sampled input row of a per-unit or per-series model, whose predictions do not
+    line up with its input rows."""
+
+    __tablename__ = "prediction_log"
+    __table_args__ = (
+        Index("ix_prediction_log_version_at", "model_id", "version", "at"),
+        Index("ix_prediction_log_at", "at"),
+    )
+
+    id: Mapped[str] = mapped_column(String(48), primary_key=True)
+    tenant_id: Mapped[str] = mapped_column(String(36))
+    model_id: Mapped[int] = mapped_column(ForeignKey("models.id", ondelete="CASCADE"))
+    version: Mapped[int] = mapped_column(Integer)
+    at: Mapped[datetime] = mapped_column()
+    request_id: Mapped[str | None] = mapped_column(String(128), default=None)
+    latency_ms: Mapped[float] = mapped_column(Float)
+    inputs: Mapped[dict[str, Any] | None] = mapped_column(_NULLABLE_JSON, default=None)
+    output: Mapped[dict[str, Any] | None] = mapped_column(_NULLABLE_JSON, default=None)
+    actual: Mapped[Any] = mapped_column(_NULLABLE_JSON, nullable=True, default=None)
+    actual_at: Mapped[datetime | None] = mapped_column(default=None)
+
+
+class TrafficMinuteRow(Base):
+    """Requests, errors and a latency histogram of one model in one minute, as counted by one
+    server process (``process``); readers add the processes up."""
+
+    __tablename__ = "traffic_minutes"
+    __table_args__ = (
+        UniqueConstraint("model_id", "minute", "process", name="uq_traffic_model_minute_process"),
+        Index("ix_traffic_minutes_minute", "minute"),
+    )
+
+    id: Mapped[int] = mapped_column(Integer, primary_key=True, autoincrement=True)
+    model_id: Mapped[int] = mapped_column(ForeignKey("models.id", ondelete="CASCADE"))
+    minute: Mapped[datetime] = mapped_column()
+    process: Mapped[str] = mapped_column(String(32))
+    requests: Mapped[int] = mapped_column(Integer)
+    errors: Mapped[int] = mapped_column(Integer)
+    latency: Mapped[dict[str, Any]] = mapped_column()
+    """Sparse histogram: bucket index (as text) → count (see ``services.traffic``)."""
+
+
+class MonitoringConfigRow(Base):
+    """A model's monitoring settings; a null column means the server's default."""
+
+    __tablename__ = "model_monitoring"
+
+    model_id: Mapped[int] = mapped_column(
+        ForeignKey("models.id", ondelete="CASCADE"), primary_key=True
+    )
+    tenant_id: Mapped[str] = mapped_column(String(36))
+    psi_warning: Mapped[float | None] = mapped_column(Float, default=None)
+    psi_alert: Mapped[float | None] = mapped_column(Float, default=None)
+    sample_rate: Mapped[float | None] = mapped_column(Float, default=None)
+    window_hours: Mapped[float | None] = mapped_column(Float, default=None)
+    min_rows: Mapped[int | None] = mapped_column(Integer, default=None)
+    webhook_url: Mapped[str | None] = mapped_column(Text, default=None)
+    webhook_secret: Mapped[str | None] = mapped_column(String(100), default=None)
+    retrain: Mapped[dict[str, Any] | None] = mapped_column(_NULLABLE_JSON, default=None)
+    updated_at: Mapped[datetime] = mapped_column(default=utcnow)
+
+
+class DriftCheckRow(Base):
+    """The result of one drift check of a model version."""
+
+    __tablename__ = "drift_checks"
+    __table_args__ = (Index("ix_drift_checks_model_at", "model_id", "checked_at"),)
+
+    id: Mapped[int] = mapped_column(Integer, primary_key=True, autoincrement=True)
+    model_id: Mapped[int] = mapped_column(ForeignKey("models.id", ondelete="CASCADE"))
+    version: Mapped[int | None] = mapped_column(Integer, default=None)
+    checked_at: Mapped[datetime] = mapped_column()
+    state: Mapped[str] = mapped_column(String(16))
+    max_psi: Mapped[float | None] = mapped_column(Float, default=None)
+    trigger: Mapped[str] = mapped_column(String(16))
+    result: Mapped[dict[str, Any]] = mapped_column()
+
+
+class WebhookDeliveryRow(Base):
+    """One webhook delivery: where, what, and how it went."""
+
+    __tablename__ = "webhook_deliveries"
+    __table_args__ = (Index("ix_webhook_deliveries_model_at", "model_id", "at"),)
+
+    id: Mapped[str] = mapped_column(String(36), primary_key=True)
+    model_id: Mapped[int] = mapped_column(ForeignKey("models.id", ondelete="CASCADE"))
+    event: Mapped[str] = mapped_column(String(64))
+    url: Mapped[str] = mapped_column(Text)
+    outcome: Mapped[str] = mapped_column(String(16))
+    http_status: Mapped[int | None] = mapped_column(Integer, default=None)
+    attempts: Mapped[int] = mapped_column(Integer)
+    error: Mapped[str] = mapped_column(Text, default="")
+    at: Mapped[datetime] = mapped_column()
+
+
+class MonitoringLeaseRow(Base):
+    """A lease on a periodic task (a model's scheduled drift check): the process ``holder``
+    runs it until ``until``, so several server processes never run it twice at once."""
+
+    __tablename__ = "monitoring_leases"
+
+    key: Mapped[str] = mapped_column(String(100), primary_key=True)
+    holder: Mapped[str] = mapped_column(String(32))
+    until: Mapped[datetime] = mapped_column()

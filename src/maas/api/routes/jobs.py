@@ -10,7 +10,7 @@ from pydantic import BaseModel, ConfigDict, Field
 
 from maas.api.deps import PrincipalDep, TrainingDep
 from maas.schemas.jobs import JobPage, JobRead, JobStatus
-from maas.schemas.training import TrainRequest
+from maas.schemas.training import RetrainRequest, TrainRequest
 
 router = APIRouter(tags=["jobs"])
 
@@ -33,6 +33,27 @@ def train_model(
     the new version, whose evaluation report is at ``/v1/models/{name}/versions/{n}``.
     """
     return training.submit_training(principal, name, body)
+
+
+@router.post(
+    "/v1/models/{name}/retrain", response_model=JobRead, status_code=status.HTTP_202_ACCEPTED
+)
+def retrain_model(
+    name: Annotated[str, Path(max_length=64)],
+    body: RetrainRequest,
+    principal: PrincipalDep,
+    training: TrainingDep,
+) -> JobRead:
+    """Retrain ``name`` on newer data and promote the result only if it is better.
+
+    A challenger is trained with the template and parameters of the version ``alias`` points
+    at (the champion), on the newest (or the given) version of the champion's dataset. Both are
+    scored on the same held-out part of that data — the rows added since the champion's data
+    when there are enough — and ``alias`` moves to the challenger only when ``metric``
+    improves by more than ``min_improvement``. The challenger is registered either way, with
+    the comparison in its report (``report.comparison``); the job's result says what happened.
+    """
+    return training.submit_retraining(principal, name, body)
 
 
 class BatchRequest(BaseModel):

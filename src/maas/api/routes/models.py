@@ -62,8 +62,14 @@ def get_model(name: Name, principal: PrincipalDep, registry: RegistryDep) -> Mod
 def update_model(
     name: Name, body: ModelUpdate, principal: PrincipalDep, registry: RegistryDep
 ) -> ModelRead:
-    """Change a model's description or tags."""
-    return registry.update_model(principal, name, description=body.description, tags=body.tags)
+    """Change a model's description, tags or serving settings (micro-batching)."""
+    return registry.update_model(
+        principal,
+        name,
+        description=body.description,
+        tags=body.tags,
+        serving=None if body.serving is None else body.serving.model_dump(exclude_none=True),
+    )
 
 
 @router.delete("/{name}", status_code=status.HTTP_204_NO_CONTENT, response_class=Response)

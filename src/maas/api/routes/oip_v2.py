@@ -2,8 +2,10 @@
 
 Each signature column is one input tensor (shape ``[n]``); all-numeric models also take a
 single ``[n, n_inputs]`` tensor. Outputs are ``predictions`` (labels as BYTES for classifiers),
-``probabilities`` (``[n, n_classes]``) for classifiers and, with the request parameter
-``explain: true``, ``contributions`` (``[n, n_inputs + 1]``, the last column the bias).
+``probabilities`` (``[n, n_classes]``) for classifiers, ``anomalies`` (``BOOL`` ``[n]``, score at
+least 1) for anomaly scorers and, with the request parameter ``explain: true``,
+``contributions`` (``[n, n_inputs + 1]``, the last column the bias). A text model's per-term
+explanation (``terms`` on ``/v1``) is a mapping per row, not a tensor, so v2 does not carry it.
 """
 
 from __future__ import annotations
@@ -17,6 +19,7 @@ from fastapi.responses import Response
 
 from maas.api.deps import PrincipalDep, ServingDep
 from maas.api.oip_codec import HEADER_LENGTH_FIELD, decode_infer_request, encode_infer_response
+from maas.api.prediction_hook import observe_failure, observe_prediction
 from maas.api.routes.health import _ready
 from maas.api.routes.info import package_version
 from maas.api.routes.predict import run_prediction
@@ -52,6 +55,8 @@ _DATATYPES = {
 def _output_names(sig: Signature) -> list[str]:
     if sig.task is Task.CLASSIFICATION:
         return ["predictions", "probabilities", "contributions"]
+    if sig.task is Task.ANOMALY:
+        return ["predictions", "anomalies", "contributions"]
     return ["predictions", "contributions"]
 
 
@@ -70,6 +75,8 @@ def _metadata(version: VersionRead, all_versions: list[str]) -> ModelMetadataRes
                 name="probabilities", datatype=Datatype.FP32, shape=[-1, len(sig.classes or [])]
             )
         )
+    if sig.task is Task.ANOMALY:
+        outputs.append(TensorMetadata(name="anomalies", datatype=Datatype.BOOL, shape=[-1]))
     outputs.append(
         TensorMetadata(
             name="contributions", datatype=Datatype.FP32, shape=[-1, len(sig.inputs) + 1]
@@ -210,15 +217,20 @@ async def _infer(
             )
     wants = {o.name for o in decoded.outputs}
     explain = explain or "contributions" in wants
-    x = tensors_to_matrix(decoded.inputs, version.signature, model=f"model {version.model!r}")
-    started = time.perf_counter()
-    served = await run_prediction(
-        request, serving, lambda: (version, x), explain=explain, inline=x.shape[0] <= INLINE_ROWS
-    )
-    request.app.state.services.audit.count_prediction(principal, version.model, version.version)
-    request.app.state.metrics.observe_prediction(
-        version.model, version.version, int(x.shape[0]), time.perf_counter() - started
-    )
+    try:
+        x = tensors_to_matrix(decoded.inputs, version.signature, model=f"model {version.model!r}")
+        started = time.perf_counter()
+        served = await run_prediction(
+            request,
+            serving,
+            lambda: (version, x),
+            explain=explain,
+            inline=x.shape[0] <= INLINE_ROWS,
+        )
+    except Exception:
+        observe_failure(request.app.state, principal, version.model)
+        raise
+    ids = observe_prediction(request.app.state, principal, served, x, time.perf_counter() - started)
     pred = served.prediction
     produced: list[tuple[str, np.ndarray, Datatype | None]] = []
     if version.signature.task is Task.CLASSIFICATION:
@@ -227,12 +239,21 @@ async def _infer(
             produced.append(("probabilities", pred.probabilities, Datatype.FP32))
     else:
         produced.append(("predictions", np.asarray(pred.predictions), Datatype.FP32))
+    if pred.anomalies is not None:
+        produced.append(("anomalies", np.asarray(pred.anomalies, dtype=bool), Datatype.BOOL))
     if pred.contributions is not None:
         produced.append(("contributions", pred.contributions, Datatype.FP32))
     if wants:
         produced = [p for p in produced if p[0] in wants]
     body, json_length = encode_infer_response(
-        version.model, str(version.version), decoded.id, produced, decoded.binary_outputs()
+        version.model,
+        str(version.version),
+        decoded.id,
+        produced,
+        decoded.binary_outputs(),
+        # v2 parameters are scalars: the prediction log's ids, comma-separated, one per
+        # prediction (empty where not logged), for POST /v1/feedback
+        parameters=None if ids is None else {"prediction_ids": ",".join(i or "" for i in ids)},
     )
     if json_length is None:
         return Response(body, media_type="application/json")

@@ -1,10 +1,17 @@
-"""Online prediction on ``/v1``: rows or columns of JSON in, predictions out."""
+"""Online prediction on ``/v1``: rows or columns of JSON, or an Arrow IPC / Parquet table, in;
+predictions out (JSON, or an Arrow IPC stream when the caller accepts one).
+
+``serve_prediction`` is the whole hot path; two ASGI entries share it: the lean endpoint
+(``api.predict_endpoint``), which takes nearly every request without FastAPI's routing and
+dependency machinery, and the FastAPI route below, which documents the operation and takes the
+rest (unusual paths or query strings), with the same checks and answers.
+"""
 
 from __future__ import annotations
 
-import asyncio
 import time
 from collections.abc import Callable
+from dataclasses import dataclass
 from typing import Annotated, Any
 
 import numpy as np
@@ -13,11 +20,13 @@ from fastapi import APIRouter, Path, Query, Request
 from fastapi.responses import Response
 from starlette.concurrency import run_in_threadpool
 
-from maas.api.deps import PrincipalDep, ServingDep
+from maas.api.arrow_codec import ARROW_STREAM, PARQUET, encode_prediction, read_table
+from maas.api.deps import PrincipalDep
+from maas.api.prediction_hook import observe_failure, observe_prediction
+from maas.domain.principal import Principal
 from maas.errors import (
     InvalidInputError,
     MalformedRequestError,
-    ModelTimeoutError,
     UnsupportedMediaTypeError,
 )
 from maas.schemas.models import VersionRead
@@ -102,31 +111,116 @@ async def run_prediction(
     explain: bool,
     inline: bool,
 ) -> Served:
-    """Encode and predict: small requests on trusted formats inline on the event loop (no
-    thread hop), everything else on a worker thread under the configured timeout.
+    """Encode (small inputs on the event loop, large ones on a worker thread), then predict
+    through ``ServingService.predict_async`` (batching, timeout).
 
     Raises:
         ModelTimeoutError: the model ran longer than ``predict_timeout_seconds``.
     """
-    if inline:
-        version, x = prepare()
-        if serving.is_fast(version, int(x.shape[0])):
-            return serving.predict_matrix(version, x, explain=explain)
-    else:
-        version, x = await run_in_threadpool(prepare)
-    timeout = request.app.state.services.settings.predict_timeout_seconds
-    try:
-        return await asyncio.wait_for(
-            run_in_threadpool(serving.predict_matrix, version, x, explain=explain), timeout
+    version, x = prepare() if inline else await run_in_threadpool(prepare)
+    principal: Principal = request.state.principal
+    return await serving.predict_async(principal.tenant_id, version, x, explain=explain)
+
+
+INLINE_BODY_BYTES = 64 * 1024
+"""Request bodies up to this size are parsed and encoded on the event loop; larger ones on a
+worker thread, so that a big (or malicious) body never stalls other requests."""
+_MEDIA_TYPES = ("application/json", ARROW_STREAM, PARQUET)
+
+
+@dataclass(frozen=True, slots=True)
+class PredictInput:
+    """A parsed prediction request body: one of ``rows``, ``columns`` or ``table``."""
+
+    rows: list[Any] | None
+    columns: dict[str, Any] | None
+    table: Any
+    explain: bool
+
+
+def parse_predict_body(
+    body: bytes, content_type: str | None, explain: bool, *, max_rows: int
+) -> PredictInput:
+    """Parse a JSON, Arrow IPC stream or Parquet body (by its content type; none means JSON).
+    ``explain`` (from the query) adds explanations whatever the body says.
+
+    Raises:
+        UnsupportedMediaTypeError, MalformedRequestError, InvalidInputError,
+        PayloadTooLargeError (a table of more than ``max_rows`` rows).
+    """
+    media = (content_type or "application/json").partition(";")[0].strip().lower()
+    if media in (ARROW_STREAM, PARQUET):
+        return PredictInput(None, None, read_table(body, media, max_rows=max_rows), explain)
+    if "json" not in media:
+        raise UnsupportedMediaTypeError(
+            f"This route reads {', '.join(_MEDIA_TYPES)}. Got {content_type!r} instead.",
+            field="content-type",
+            expected=list(_MEDIA_TYPES),
+            received=content_type,
         )
-    except TimeoutError as exc:
-        raise ModelTimeoutError(
-            f"Model {version.model!r} version {version.version} took longer than {timeout:g} s.",
-            expected=f"<= {timeout:g} s",
-        ) from exc
+    rows, columns, body_explain = _parse_predict(read_json_body(body, content_type))
+    return PredictInput(rows, columns, None, explain or body_explain)
 
 
-def render_served(served: Served) -> dict[str, Any]:
+async def serve_prediction(
+    app_state: Any,
+    principal: Principal,
+    ref: str,
+    *,
+    version: int | None,
+    body: bytes,
+    content_type: str | None,
+    accept: str | None,
+    explain: bool,
+) -> tuple[bytes, str]:
+    """Parse, encode, predict, observe and render one request; returns the response body and
+    its media type. The caller has checked the key, its role and the body size.
+
+    Raises:
+        MaasError subclasses (mapped to problem documents by the caller).
+    """
+    serving: ServingService = app_state.services.serving
+    small = len(body) <= INLINE_BODY_BYTES
+    started = time.perf_counter()
+
+    def prepare() -> tuple[bool, VersionRead, np.ndarray]:
+        parsed = parse_predict_body(body, content_type, explain, max_rows=serving.max_rows)
+        found, x = serving.prepare(
+            principal,
+            ref,
+            rows=parsed.rows,
+            columns=parsed.columns,
+            table=parsed.table,
+            version=version,
+        )
+        return parsed.explain, found, x
+
+    try:
+        explain, found, x = prepare() if small else await run_in_threadpool(prepare)
+        served = await serving.predict_async(principal.tenant_id, found, x, explain=explain)
+    except Exception:
+        observe_failure(app_state, principal, ref)
+        raise
+    ids = observe_prediction(app_state, principal, served, x, time.perf_counter() - started)
+    arrow = accept is not None and ARROW_STREAM in accept
+    if small and len(x) <= INLINE_ROWS:
+        return render(served, arrow=arrow, prediction_ids=ids)
+    return await run_in_threadpool(render, served, arrow=arrow, prediction_ids=ids)
+
+
+def render(
+    served: Served, *, arrow: bool = False, prediction_ids: list[str | None] | None = None
+) -> tuple[bytes, str]:
+    """The response body and media type: JSON (``render_served``) or an Arrow IPC stream."""
+    if arrow:
+        return encode_prediction(served, prediction_ids), ARROW_STREAM
+    return (
+        orjson.dumps(render_served(served, prediction_ids), option=orjson.OPT_SERIALIZE_NUMPY),
+        "application/json",
+    )
+
+
+def render_served(served: Served, prediction_ids: list[str | None] | None = None) -> dict[str, Any]:
     version, pred = served.version, served.prediction
     sig = version.signature
     out: dict[str, Any] = {
@@ -145,16 +239,40 @@ def render_served(served: Served) -> dict[str, Any]:
         names = [*sig.input_names, "_bias"]
         contrib = np.asarray(pred.contributions, dtype=np.float64).round(6)
         out["contributions"] = [dict(zip(names, row, strict=True)) for row in contrib.tolist()]
+    if pred.anomalies is not None:
+        out["anomalies"] = np.asarray(pred.anomalies, dtype=bool).tolist()
+    if pred.terms is not None:
+        out["terms"] = [{t: round(v, 6) for t, v in row.items()} for row in pred.terms]
+    if prediction_ids is not None:
+        out["prediction_ids"] = prediction_ids
     return out
+
+
+_BODY_TYPES = {
+    "application/json": {"schema": PredictRequest.model_json_schema()},
+    ARROW_STREAM: {
+        "schema": {"type": "string", "format": "binary"},
+        "description": "An Arrow IPC stream, one column per input (explain: query parameter)",
+    },
+    PARQUET: {
+        "schema": {"type": "string", "format": "binary"},
+        "description": "A Parquet file, one column per input (explain: query parameter)",
+    },
+}
 
 
 @router.post(
     "/{ref}/predict",
     response_model=PredictResponse,
-    openapi_extra={
-        "requestBody": {
-            "required": True,
-            "content": {"application/json": {"schema": PredictRequest.model_json_schema()}},
+    openapi_extra={"requestBody": {"required": True, "content": _BODY_TYPES}},
+    responses={
+        200: {
+            "content": {
+                ARROW_STREAM: {
+                    "schema": {"type": "string", "format": "binary"},
+                    "description": "With 'Accept: " + ARROW_STREAM + "': the prediction columns",
+                }
+            }
         }
     },
 )
@@ -164,36 +282,27 @@ async def predict(
         str, Path(max_length=120, description="NAME (its production alias), NAME@ALIAS or NAME@N")
     ],
     principal: PrincipalDep,
-    serving: ServingDep,
     version: Annotated[int | None, Query(ge=1, description="Overrides the ref's selector")] = None,
+    explain: Annotated[
+        bool, Query(description="Add per-feature contributions (for Arrow and Parquet bodies)")
+    ] = False,
 ) -> Response:
-    """Predict with a model. Send ``rows`` (list of objects) or ``columns`` (name → list).
+    """Predict with a model. Send ``rows`` (list of objects) or ``columns`` (name → list) as
+    JSON, or a table as an Arrow IPC stream or a Parquet file (one column per input).
 
     The answer names the model and version that answered; classifiers add ``classes`` and
-    ``probabilities``; ``explain: true`` adds per-feature ``contributions``.
+    ``probabilities``; ``explain`` adds per-feature ``contributions``. With
+    ``Accept: application/vnd.apache.arrow.stream`` the answer is an Arrow IPC stream of the
+    prediction columns.
     """
-    rows, columns, explain = _parse_predict(
-        read_json_body(await request.body(), request.headers.get("content-type"))
-    )
-    started = time.perf_counter()
-    served = await run_prediction(
-        request,
-        serving,
-        lambda: serving.prepare(principal, ref, rows=rows, columns=columns, version=version),
+    content, media_type = await serve_prediction(
+        request.app.state,
+        principal,
+        ref,
+        version=version,
+        body=await request.body(),
+        content_type=request.headers.get("content-type"),
+        accept=request.headers.get("accept"),
         explain=explain,
-        inline=rows is not None and len(rows) <= INLINE_ROWS,
     )
-    elapsed = time.perf_counter() - started
-    request.app.state.services.audit.count_prediction(
-        principal, served.version.model, served.version.version
-    )
-    request.app.state.metrics.observe_prediction(
-        served.version.model,
-        served.version.version,
-        len(served.prediction.predictions),
-        elapsed,
-    )
-    return Response(
-        orjson.dumps(render_served(served), option=orjson.OPT_SERIALIZE_NUMPY),
-        media_type="application/json",
-    )
+    return Response(content, media_type=media_type)

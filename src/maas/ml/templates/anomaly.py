@@ -11,9 +11,10 @@ The covariance is estimated twice: once on every training row, then again withou
 first pass scores highest (``max(contamination, 5%)`` of them), so that the anomalies in the
 training data do not widen the notion of normal. The threshold is the ``1 - contamination``
 quantile of the training rows' ``d²``, and the served score is ``d² / threshold``: **a row is an
-anomaly when its score is at least 1**. The score splits exactly into one part per sensor,
-``z_j (P z)_j`` divided by the threshold (a part can be negative when a reading makes the others
-more plausible), reported as ``Prediction.contributions`` (bias column 0).
+anomaly when its score is at least 1**, which ``Prediction.anomalies`` says for every row (the
+``d²`` threshold is the version's ``threshold`` metric). The score splits exactly into one part
+per sensor, ``z_j (P z)_j`` divided by the threshold (a part can be negative when a reading makes
+the others more plausible), reported as ``Prediction.contributions`` (bias column 0).
 
 Medians, scales, the precision matrix and the threshold are stored as JSON arrays (``template``
 artifact); a missing reading counts as the median (it adds nothing to the score).
@@ -21,6 +22,7 @@ artifact); a missing reading counts as the median (it adds nothing to the score)
 
 from __future__ import annotations
 
+import math
 from collections.abc import Sequence
 from typing import Any, Self
 
@@ -34,6 +36,7 @@ from sklearn.model_selection import train_test_split
 from maas.domain.signature import ColumnType, Output, Signature, Task
 from maas.errors import InvalidParameterError, SchemaMismatchError, UnsupportedFormatError
 from maas.ml.features import encode_frame, infer_columns, select_features
+from maas.ml.plots import classifier_plots, score_histogram
 from maas.ml.prediction import Prediction
 from maas.ml.templates.artifact import TEMPLATE_ARTIFACT, dump_template_artifact
 from maas.ml.templates.base import (
@@ -45,7 +48,13 @@ from maas.ml.templates.base import (
     check_classes_in_both_parts,
 )
 
-__all__ = ["AnomalyDetection", "AnomalyDetectionParams", "AnomalyModel"]
+__all__ = [
+    "ANOMALY_SCORE",
+    "AnomalyDetection",
+    "AnomalyDetectionParams",
+    "AnomalyModel",
+    "anomaly_labels",
+]
 
 _STATE_VERSION = 1
 _MIN_TRIM = 0.05
@@ -53,6 +62,8 @@ _MIN_TRIM = 0.05
 covariance estimate."""
 _MAD_TO_SD = 1.4826
 """The MAD of a normal distribution times this is its standard deviation."""
+ANOMALY_SCORE = 1.0
+"""A row whose served score is at least this is an anomaly (the score is ``d² / threshold``)."""
 
 
 class AnomalyDetectionParams(BaseModel):
@@ -88,14 +99,19 @@ class AnomalyModel:
     def predict_matrix(self, x: np.ndarray, *, explain: bool = False) -> Prediction:
         """Score each row of ``x`` (``float32``, one column per sensor): anomalous from 1 up.
 
+        ``anomalies`` flags the rows whose score is at least 1.
+
         Raises:
             SchemaMismatchError: ``x`` is not a 2-D numeric array with one column per sensor.
         """
         parts = self.contributions(x)
+        scores = parts.sum(axis=1)
         contributions = None
         if explain:
             contributions = np.column_stack([parts, np.zeros(len(parts))])
-        return Prediction(predictions=parts.sum(axis=1), contributions=contributions)
+        return Prediction(
+            predictions=scores, contributions=contributions, anomalies=scores >= ANOMALY_SCORE
+        )
 
     def to_state(self) -> dict[str, Any]:
         """The JSON state of the model."""
@@ -167,7 +183,8 @@ class AnomalyDetection(Template):
     labels, ``roc_auc``, ``pr_auc`` (average precision), and at the threshold ``f1``,
     ``precision``, ``recall``, ``confusion.<true>.<flagged>`` (0/1), next to the naive answers'
     ``baseline_pr_auc`` (the anomaly share) and ``baseline_f1`` (flagging every row). ``threshold``
-    is the ``d²`` that scores 1.
+    is the ``d²`` that scores 1. Plots (the same rows): ``scores``, the histogram of the served
+    scores (threshold 1); with labels also ``roc``, ``pr`` and ``confusion``.
     """
 
     spec = TemplateSpec(
@@ -224,7 +241,7 @@ class AnomalyDetection(Template):
                 expected=f">= {MIN_ROWS}",
                 received=len(df),
             )
-        labels = None if target is None else _anomaly_labels(df[target], target)
+        labels = None if target is None else anomaly_labels(df[target], target)
         if labels is not None and min(labels.sum(), len(labels) - labels.sum()) < MIN_CLASS_ROWS:
             raise InvalidParameterError(
                 f"Label column {target!r} needs at least {MIN_CLASS_ROWS} normal and "
@@ -253,13 +270,10 @@ class AnomalyDetection(Template):
         self.feature_names_in_ = names
         self.target_ = target
         self.params_ = params
-        train_parts = self.model_.contributions(x[train])
-        flagged = train_parts.sum(axis=1) >= 1.0
-        share = np.clip(train_parts[flagged], 0.0, None).sum(axis=0)
-        self.importance_ = share / share.sum() if share.sum() > 0 else np.full(len(names), 0.0)
+        self.importance_ = _importance(self.model_.contributions(x[train]), params.contamination)
         scores = self.model_.predict_matrix(x[valid]).predictions
         self.metrics_ = {
-            "anomaly_rate": float(np.mean(scores >= 1.0)),
+            "anomaly_rate": float(np.mean(scores >= ANOMALY_SCORE)),
             "contamination": params.contamination,
             "threshold": self.model_.threshold,
             "n_train": float(len(train)),
@@ -267,6 +281,7 @@ class AnomalyDetection(Template):
         }
         if labels is not None:
             self.metrics_ |= _label_metrics(labels[valid], scores)
+        self.plots_ = _plots(scores, None if labels is None else labels[valid])
         return self
 
     def predict(self, df: pd.DataFrame) -> np.ndarray:
@@ -285,7 +300,9 @@ class AnomalyDetection(Template):
             NotFittedError: ``fit`` has not been called.
             SchemaMismatchError: ``df`` does not match ``signature_``.
         """
-        return np.asarray(self.predict(df) >= 1.0)
+        flags = self._served(df).anomalies
+        assert flags is not None  # the anomaly model always flags
+        return np.asarray(flags, dtype=bool)
 
     def explain(self, df: pd.DataFrame) -> np.ndarray:
         """Return each sensor's part of the score, ``(n, n_inputs + 1)``, last column 0.
@@ -302,7 +319,9 @@ class AnomalyDetection(Template):
         """Package the scorer as a ``template`` artifact.
 
         ``feature_importance`` is each sensor's share of the positive score parts of the
-        training rows the model flags: which sensors its anomalies come from.
+        highest-scoring ``contamination`` share of the training rows (those the threshold is
+        set to flag): which sensors its anomalies come from. It is all zeros only when every
+        training row scores 0 (each sensor constant at its median): nothing to rank.
 
         Raises:
             NotFittedError: ``fit`` has not been called.
@@ -324,6 +343,7 @@ class AnomalyDetection(Template):
             },
             metrics=dict(self.metrics_),
             feature_importance=dict(importance),
+            plots=dict(self.plots_),
         )
 
     @classmethod
@@ -364,7 +384,7 @@ def _sensor_names(
     return [str(n) for n in names]
 
 
-def _anomaly_labels(series: pd.Series, name: str) -> np.ndarray:
+def anomaly_labels(series: pd.Series, name: str) -> np.ndarray:
     """The label column as 0/1 with 1 the anomalies: true / non-zero, or the rarer value."""
     values = series.dropna().unique()
     if series.isna().any() or len(values) != 2:
@@ -411,14 +431,37 @@ def _fit_model(x: np.ndarray, names: list[str], contamination: float) -> Anomaly
     )
 
 
+def _importance(parts: np.ndarray, contamination: float) -> np.ndarray:
+    """Each sensor's share of the positive score parts of the top ``contamination`` rows.
+
+    The rows are taken by rank rather than by ``score >= 1``: the threshold is a quantile of
+    these same scores, and rounding (or tied scores) can leave no row exactly at or above it,
+    which would report no information where there is some. All zeros when the top rows score 0.
+    """
+    scores = parts.sum(axis=1)
+    top = np.argsort(-scores, kind="stable")[: max(1, math.ceil(contamination * len(scores)))]
+    share = np.clip(parts[top], 0.0, None).sum(axis=0)
+    total = float(share.sum())
+    return share / total if total > 0 else np.zeros(parts.shape[1])
+
+
 def _precision(z: np.ndarray) -> np.ndarray:
     """The inverse of the Ledoit-Wolf covariance of ``z`` about 0 (the medians), symmetrised."""
     p = np.asarray(LedoitWolf(assume_centered=True).fit(z).precision_)
     return np.asarray((p + p.T) / 2.0)
 
 
+def _plots(scores: np.ndarray, labels: np.ndarray | None) -> dict[str, Any]:
+    """The held-out scores' histogram; with labels, ROC, PR and confusion (``1``: anomaly)."""
+    plots = score_histogram(scores, ANOMALY_SCORE, labels)
+    if labels is not None:
+        flagged = (scores >= ANOMALY_SCORE).astype(np.intp)
+        plots |= classifier_plots(labels, flagged, ["0", "1"], score=scores, positive=1)
+    return plots
+
+
 def _label_metrics(labels: np.ndarray, scores: np.ndarray) -> dict[str, float]:
-    flagged = scores >= 1.0
+    flagged = scores >= ANOMALY_SCORE
     share = float(labels.mean())
     metrics = {
         "roc_auc": float(roc_auc_score(labels, scores)),

@@ -14,10 +14,22 @@ from __future__ import annotations
 import json
 from typing import Any
 
-__all__ = ["TEMPLATE_ARTIFACT", "TEMPLATE_ARTIFACT_VERSION", "dump_template_artifact"]
+__all__ = [
+    "LIGHTGBM_ARTIFACT",
+    "LIGHTGBM_ARTIFACT_VERSION",
+    "TEMPLATE_ARTIFACT",
+    "TEMPLATE_ARTIFACT_VERSION",
+    "dump_template_artifact",
+]
 
 TEMPLATE_ARTIFACT = "template"
 TEMPLATE_ARTIFACT_VERSION = 1
+LIGHTGBM_ARTIFACT = "lightgbm"
+"""The ``maas_artifact`` tag of a LightGBM envelope, and the format it is registered under
+(written by ``templates.base.dump_lightgbm_artifact``; kept here so that readers need not
+import the training code)."""
+LIGHTGBM_ARTIFACT_VERSION = 1
+"""The envelope layout version written; readers refuse versions they do not know."""
 
 
 def dump_template_artifact(template: str, state: dict[str, Any]) -> bytes:

@@ -12,8 +12,9 @@ A template is a class with:
 - ``predict(df)``: labels (``str``) for a classifier, floats otherwise.
 - ``explain(df)``: each input's additive contribution to the raw score, one row per row of
   ``df`` and one column per input plus a last column holding the expected value.
-- ``to_trained_model()``: the artifact bytes and everything the registry stores with them.
-  Artifacts are data, never pickle: loading one must not run code.
+- ``to_trained_model()``: the artifact bytes and everything the registry stores with them,
+  including the plot data (``maas.ml.plots``) of the held-out rows the metrics come from, kept
+  at fit time. Artifacts are data, never pickle: loading one must not run code.
 
 Before ``fit``, ``predict``, ``explain`` and ``to_trained_model`` raise ``NotFittedError``.
 
@@ -24,6 +25,7 @@ writes the JSON envelope that ``maas.runtimes.lightgbm`` reads back.
 from __future__ import annotations
 
 import json
+import re
 from abc import ABC, abstractmethod
 from collections.abc import Sequence
 from dataclasses import dataclass, field
@@ -34,12 +36,14 @@ import lightgbm as lgb
 import numpy as np
 import pandas as pd
 from pydantic import BaseModel, ConfigDict, Field, ValidationError
+from pydantic.fields import FieldInfo
 from sklearn.metrics import accuracy_score, confusion_matrix, f1_score, recall_score
 from sklearn.model_selection import train_test_split
 
 from maas.domain.signature import ColumnType, Output, Signature, Task
 from maas.errors import InvalidParameterError, NotFittedError
 from maas.ml.features import encode_frame, infer_columns, select_features
+from maas.ml.templates.artifact import LIGHTGBM_ARTIFACT, LIGHTGBM_ARTIFACT_VERSION
 
 __all__ = [
     "LIGHTGBM_ARTIFACT",
@@ -56,12 +60,9 @@ __all__ = [
     "dump_lightgbm_artifact",
     "encode_class_target",
     "label_metrics",
+    "validate_params",
 ]
 
-LIGHTGBM_ARTIFACT = "lightgbm"
-"""The ``maas_artifact`` tag of a LightGBM envelope, and the format it is registered under."""
-LIGHTGBM_ARTIFACT_VERSION = 1
-"""The envelope layout version written here; readers refuse versions they do not know."""
 MIN_ROWS = 50
 """Fewer rows than this cannot give both a model and a validation part worth reporting."""
 MAX_CLASSES = 50
@@ -96,7 +97,17 @@ class TrainedModel:
     metrics: dict[str, float] = field(default_factory=dict)
     """Scores on the held-out validation rows, with the naive baseline's next to them."""
     feature_importance: dict[str, float] = field(default_factory=dict)
-    """Each input's share of the total split gain, summing to 1, largest first."""
+    """Each input's share of what the model learnt from it (split gain for the boosted
+    templates; each template's docstring says what it measures), summing to 1, largest first.
+
+    All zeros means "no information", never a guess: the model learnt nothing that ranks its
+    inputs (boosted trees that never split, as when every input is constant; an anomaly model
+    whose training rows all score 0, every sensor at its median). A uniform share would claim
+    that the inputs matter equally, which nothing showed. Per-term importance (the text
+    template) lists no term at all in that case, as it has no positive term weight to share."""
+    plots: dict[str, Any] = field(default_factory=dict)
+    """Plot data of the same held-out rows as ``metrics`` (``roc``, ``pr``, ``confusion``,
+    ``predicted_vs_true``, ``forecast``, ``scores``: see ``maas.ml.plots``); plain JSON."""
 
 
 class Template(ABC):
@@ -109,35 +120,12 @@ class Template(ABC):
         return {name: getattr(self, name) for name in self.spec.params.model_fields}
 
     def _validated_params(self) -> Any:
-        """Validate the parameters against ``spec.params``.
+        """Validate the parameters against ``spec.params`` (``validate_params``).
 
         Raises:
-            InvalidParameterError: a parameter is out of range or of the wrong type; the error
-                names the first such parameter and lists all of them in ``details``.
+            InvalidParameterError: a parameter is invalid, or several do not fit together.
         """
-        try:
-            return self.spec.params.model_validate(self.get_params())
-        except ValidationError as exc:
-            errors = exc.errors(include_url=False)
-            first = errors[0]
-            name = ".".join(str(p) for p in first["loc"])
-            raise InvalidParameterError(
-                f"Parameter {name!r} of template {self.spec.name!r}: {first['msg']}. "
-                f"Got {first['input']!r} instead.",
-                field=name,
-                expected=first["msg"],
-                received=first["input"],
-                details={
-                    "errors": [
-                        {
-                            "field": ".".join(str(p) for p in e["loc"]),
-                            "message": e["msg"],
-                            "received": repr(e["input"]),
-                        }
-                        for e in errors
-                    ]
-                },
-            ) from None
+        return validate_params(self.spec, self.get_params())
 
     def _check_fitted(self) -> None:
         """Raise ``NotFittedError`` unless ``fit`` has run.
@@ -290,7 +278,7 @@ class BoostedTemplate(Template):
         self.feature_names_in_ = names
         self.target_ = target
         self.params_ = params
-        self.metrics_ = self._evaluate(x[valid], y[valid], y[train])
+        self.metrics_, self.plots_ = self._evaluate(x[valid], y[valid], y[train])
         self.metrics_ |= {"n_train": float(len(train)), "n_validation": float(len(valid))}
         return self
 
@@ -309,6 +297,9 @@ class BoostedTemplate(Template):
 
     def to_trained_model(self) -> TrainedModel:
         """Package the booster as a LightGBM JSON artifact with its signature and metrics.
+
+        ``feature_importance`` is each input's share of the split gain; all zeros when no tree
+        ever split (every input constant, say): no information, see ``TrainedModel``.
 
         Raises:
             NotFittedError: ``fit`` has not been called.
@@ -337,6 +328,7 @@ class BoostedTemplate(Template):
             },
             metrics=dict(self.metrics_),
             feature_importance=dict(importance),
+            plots=dict(self.plots_),
         )
 
     def _encode(self, df: pd.DataFrame) -> np.ndarray:
@@ -359,8 +351,41 @@ class BoostedTemplate(Template):
     @abstractmethod
     def _evaluate(
         self, x_valid: np.ndarray, y_valid: np.ndarray, y_train: np.ndarray
-    ) -> dict[str, float]:
-        """Score ``self.booster_`` on the validation rows, next to a naive baseline."""
+    ) -> tuple[dict[str, float], dict[str, Any]]:
+        """Score ``self.booster_`` on the validation rows, next to a naive baseline.
+
+        Returns the metrics and the plot data (``maas.ml.plots``) of those same rows.
+        """
+
+
+def validate_params(spec: TemplateSpec, params: dict[str, Any]) -> Any:
+    """Validate ``params`` against ``spec.params`` and return the validated model.
+
+    Raises:
+        InvalidParameterError: a parameter is out of range or of the wrong type, or several
+            do not fit together. The error names the first such parameter as ``field`` (for a
+            rule across parameters, one of those its message names, with the values of all of
+            them as ``received``: see ``_locate``) and lists every error in ``details``.
+    """
+    try:
+        return spec.params.model_validate(params)
+    except ValidationError as exc:
+        errors = exc.errors(include_url=False)
+        located = [_locate(e, params, spec.params) for e in errors]
+        name, received = located[0]
+        raise InvalidParameterError(
+            f"Parameter {name!r} of template {spec.name!r}: {errors[0]['msg']}. "
+            f"Got {received!r} instead.",
+            field=name,
+            expected=errors[0]["msg"],
+            received=received,
+            details={
+                "errors": [
+                    {"field": field, "message": e["msg"], "received": repr(value)}
+                    for e, (field, value) in zip(errors, located, strict=True)
+                ]
+            },
+        ) from None
 
 
 def check_classes_in_both_parts(
@@ -455,6 +480,38 @@ def label_metrics(
         for j, guess in enumerate(classes):
             metrics[f"confusion.{true}.{guess}"] = float(confusion[i, j])
     return metrics
+
+
+def _locate(error: Any, params: dict[str, Any], model: type[BaseModel]) -> tuple[str, Any]:
+    """The parameter a validation error of ``model`` is about, and the value it refused.
+
+    A rule across parameters (a model validator) is located nowhere (``loc`` is ``()``): it is
+    about the parameters its message names and refuses their values together. Its field is the
+    first of them (by position in the message) that was given other than its default, as the
+    one the caller most likely meant to change; else the first named. A message naming none is
+    about ``"params"``, all of them.
+    """
+    if error["loc"]:
+        return ".".join(str(p) for p in error["loc"]), error["input"]
+    message = str(error["msg"])
+    named = {
+        m.start(): key
+        for key in params
+        if (m := re.search(rf"(?<![\w.]){re.escape(key)}(?![\w])", message)) is not None
+    }
+    if not named:
+        return "params", params
+    keys = [key for _, key in sorted(named.items())]
+    fields = model.model_fields
+    given = [k for k in keys if not _is_default(params[k], fields[k])]
+    return (given or keys)[0], {key: params[key] for key in keys}
+
+
+def _is_default(value: Any, field: FieldInfo) -> bool:
+    try:
+        return bool(value == field.get_default(call_default_factory=True))
+    except (TypeError, ValueError):  # an array, say: compared element-wise, no single answer
+        return False
 
 
 def _outputs(classes: list[str] | None) -> list[Output]:

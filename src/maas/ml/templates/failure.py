@@ -23,6 +23,7 @@ served by the ``template`` runtime through ``FailurePrediction.from_state``.
 
 from __future__ import annotations
 
+import math
 from collections.abc import Sequence
 from typing import Any, Self
 
@@ -36,6 +37,8 @@ from sklearn.model_selection import StratifiedKFold
 from maas.domain.signature import ColumnType, Output, Signature, Task
 from maas.errors import InvalidParameterError, SchemaMismatchError, UnsupportedFormatError
 from maas.ml.features import encode_frame, infer_columns, select_features
+from maas.ml.lightgbm_native import NativeBooster, NativeLightGBMError
+from maas.ml.plots import classifier_plots
 from maas.ml.prediction import Prediction
 from maas.ml.templates.artifact import TEMPLATE_ARTIFACT, dump_template_artifact
 from maas.ml.templates.base import (
@@ -89,15 +92,18 @@ class FailureModel:
     """The served failure model: fold boosters, their interactions, calibration, threshold.
 
     ``predict_matrix`` is the ``template`` runtime's predictor contract; it keeps no mutable
-    state, and LightGBM prediction is thread-safe, so concurrent calls are safe.
+    state, and LightGBM prediction is thread-safe, so concurrent calls are safe. Each row is
+    predicted on its own (``row_wise``), so the server may batch concurrent requests.
     """
+
+    row_wise = True
 
     def __init__(
         self,
         *,
         classes: list[str],
         n_inputs: int,
-        members: list[tuple[lgb.Booster, list[Interaction]]],
+        members: list[tuple[lgb.Booster | NativeBooster, list[Interaction]]],
         scale: float,
         bias: list[float],
         positive: int | None,
@@ -135,12 +141,13 @@ class FailureModel:
 
     def input_importance(self) -> np.ndarray:
         """Each input's share of the total split gain of all fold models (derived features'
-        gain split evenly between their two inputs)."""
+        gain split evenly between their two inputs); all zeros when no fold model ever split
+        (``TrainedModel.feature_importance``)."""
         gain = np.zeros(self.n_inputs)
         for (booster, _), m in zip(self.members, self._maps, strict=True):
             gain += booster.feature_importance(importance_type="gain") @ m[:-1, :-1]
         total = float(gain.sum())
-        return gain / total if total > 0 else np.full(self.n_inputs, 1.0 / self.n_inputs)
+        return gain / total if total > 0 else np.zeros(self.n_inputs)
 
     def _decide(self, proba: np.ndarray) -> np.ndarray:
         if self.positive is None or self.threshold is None:
@@ -199,11 +206,13 @@ class FailureModel:
 
         Raises:
             UnsupportedFormatError: the state is not one this version wrote, a booster does not
-                parse, or the state does not fit ``signature`` (inputs, classes).
+                parse, the calibration is not a positive finite scale with finite biases, the
+                threshold is not in [0, 1], or the state does not fit ``signature`` (inputs,
+                classes).
         """
         try:
             return cls._from_state(state, signature)
-        except (KeyError, TypeError, ValueError, IndexError, lgb.basic.LightGBMError) as exc:
+        except (KeyError, TypeError, ValueError, IndexError, NativeLightGBMError) as exc:
             raise UnsupportedFormatError(
                 f"The failure-prediction state is not readable: {exc}.",
                 field="state",
@@ -221,10 +230,11 @@ class FailureModel:
                 f"{n_inputs} inputs and classes {classes} do not match the signature's "
                 f"{len(signature.inputs)} inputs and classes {signature.classes}"
             )
-        members = []
+        members: list[tuple[lgb.Booster | NativeBooster, list[Interaction]]] = []
         for member in state["members"]:
             interactions = load_interactions(member["interactions"], n_inputs)
-            booster = lgb.Booster(model_str=str(member["booster"]))
+            # served through the C API: no per-call overhead, one thread for small batches
+            booster = NativeBooster(str(member["booster"]))
             per_round = 1 if len(classes) == 2 else len(classes)
             if (
                 booster.num_feature() != n_inputs + len(interactions)
@@ -236,20 +246,29 @@ class FailureModel:
             raise ValueError("there are no fold models")
         positive, threshold = state["positive"], state["threshold"]
         if (positive is None) != (threshold is None) or (
-            positive is not None and (len(classes) != 2 or positive not in (0, 1))
+            positive is not None and (len(classes) != 2 or type(positive) is not int)
         ):
             raise ValueError("positive class and threshold must come together, for two classes")
+        if threshold is not None:
+            threshold = float(threshold)
+            if positive not in (0, 1) or not 0.0 <= threshold <= 1.0:
+                raise ValueError("the positive class must be 0 or 1, the threshold in [0, 1]")
         bias = [float(b) for b in state["bias"]]
-        if len(bias) != len(classes):
-            raise ValueError(f"{len(bias)} biases for {len(classes)} classes")
+        if len(bias) != len(classes) or not all(math.isfinite(b) for b in bias):
+            raise ValueError(f"{len(bias)} biases for {len(classes)} classes, or not finite")
+        # A scale that is not positive would invert or erase the ranking of the scores; the
+        # calibration only fits positive ones (calibration.fit_scaling).
+        scale = float(state["scale"])
+        if not (math.isfinite(scale) and scale > 0.0):
+            raise ValueError(f"scale {scale} is not a positive number")
         return cls(
             classes=classes,
             n_inputs=n_inputs,
             members=members,
-            scale=float(state["scale"]),
+            scale=scale,
             bias=bias,
             positive=positive,
-            threshold=None if threshold is None else float(threshold),
+            threshold=threshold,
         )
 
 
@@ -267,7 +286,9 @@ class FailurePrediction(Template):
     ``confusion.<true>.<predicted>``; the naive answers' ``baseline_pr_auc`` (the failure share),
     ``baseline_f1``, ``baseline_accuracy``, ``baseline_macro_f1`` (always the training majority
     class); ``threshold`` when binary. The threshold-dependent metrics are honest too: each
-    fold's rows are decided with a threshold chosen on the other folds' rows.
+    fold's rows are decided with a threshold chosen on the other folds' rows. Plots (the same
+    out-of-fold rows and decisions): ``confusion``; ``roc`` and ``pr`` of the failure class
+    when binary.
     """
 
     spec = TemplateSpec(
@@ -388,7 +409,7 @@ class FailurePrediction(Template):
         self.interactions_ = [
             [i.describe(names) for i in interactions] for _, interactions in members
         ]
-        self.metrics_ = _oof_metrics(y, proba, fold_of, classes, positive)
+        self.metrics_, self.plots_ = _oof_metrics(y, proba, fold_of, classes, positive)
         if threshold is not None:
             self.metrics_["threshold"] = threshold
         self.metrics_ |= {"n_rows": float(len(y)), "cv_folds": float(params.cv_folds)}
@@ -470,6 +491,7 @@ class FailurePrediction(Template):
             },
             metrics=dict(self.metrics_),
             feature_importance=dict(importance),
+            plots=dict(self.plots_),
         )
 
     @classmethod
@@ -556,7 +578,8 @@ def _oof_metrics(
     fold_of: np.ndarray,
     classes: list[str],
     positive: int | None,
-) -> dict[str, float]:
+) -> tuple[dict[str, float], dict[str, Any]]:
+    """The metrics of the out-of-fold rows, and their plots (``maas.ml.plots``)."""
     k = len(classes)
     majority = int(np.argmax(np.bincount(y, minlength=k)))
     if positive is None:
@@ -569,7 +592,7 @@ def _oof_metrics(
             "f1": metrics["macro_f1"],
             "baseline_pr_auc": float(onehot.mean()),
             "baseline_f1": metrics["baseline_macro_f1"],
-        }
+        }, classifier_plots(y, predicted, classes)
     truth, score = y == positive, proba[:, positive]
     hit = np.empty(len(y), dtype=bool)
     for f in np.unique(fold_of):
@@ -588,4 +611,4 @@ def _oof_metrics(
         "recall": float(np.mean(hit[truth])),
         "baseline_pr_auc": float(truth.mean()),
         "baseline_f1": float(f1_score(truth, baseline == positive, zero_division=0.0)),
-    }
+    }, classifier_plots(y, predicted, classes, score=score, positive=positive)

@@ -50,6 +50,7 @@ from maas.ml.templates.forecast_features import (
     training_pairs,
 )
 from maas.ml.templates.forecast_metrics import backtest_metrics, stretch_quantiles
+from maas.ml.templates.forecast_state import check_signature, read_boosters
 
 __all__ = ["DemandForecast", "DemandForecastParams", "Forecaster"]
 
@@ -129,6 +130,7 @@ class DemandForecast(Template):
     (weighted quantile loss), ``coverage`` (share of actual values inside the outermost
     quantiles, nominal ``coverage_nominal``), each with ``baseline_`` for the seasonal-naive
     forecast; ``season_length``, ``n_series``, ``n_backtest_forecasts``, ``n_train_rows``.
+    Plots: one backtest ``forecast`` (``forecast_metrics.backtest_plot``).
     """
 
     spec = TemplateSpec(
@@ -246,7 +248,7 @@ class DemandForecast(Template):
                 received=folds,
             )
         backtester = Forecaster.train(layout, [s.head(len(s.values) - cut) for s in scored], params)
-        metrics, stretch = backtest_metrics(backtester, scored, folds=folds)
+        metrics, stretch, self.plots_ = backtest_metrics(backtester, scored, folds=folds)
         final = Forecaster.train(layout, series, params)
         final.stretch = stretch
         self.forecaster_ = final
@@ -313,8 +315,10 @@ class DemandForecast(Template):
             NotFittedError: ``fit`` has not been called.
         """
         self._check_fitted()
-        importance = self.forecaster_.input_importance()
         names = self.signature_.input_names
+        importance = sorted(
+            zip(names, self.forecaster_.input_importance(), strict=True), key=lambda kv: -kv[1]
+        )
         return TrainedModel(
             artifact=dump_template_artifact(self.spec.name, self.forecaster_.to_state()),
             format=TEMPLATE_ARTIFACT,
@@ -322,7 +326,8 @@ class DemandForecast(Template):
             template=self.spec.name,
             params={**self.params_.model_dump(), "target": self.target_, "features": names},
             metrics=dict(self.metrics_),
-            feature_importance=dict(zip(names, importance, strict=True)),
+            feature_importance=dict(importance),
+            plots=dict(self.plots_),
         )
 
     @classmethod
@@ -525,12 +530,13 @@ class Forecaster:
         return self.forecast_frame(frame, (names[0], names[1], names[2]), explain=explain)
 
     def input_importance(self) -> list[float]:
-        """Share of the median booster's split gain per input column (series, time, value)."""
+        """Share of the median booster's split gain per input column (series, time, value);
+        all zeros when the booster never split (``TrainedModel.feature_importance``)."""
         gain = self.boosters[0.5].feature_importance(importance_type="gain")
         owner = np.asarray(self.layout.feature_sources())
         shares = np.array([gain[owner == j].sum() for j in range(3)], dtype=np.float64)
         total = float(shares.sum())
-        return [float(v) for v in (shares / total if total > 0 else np.array([0.0, 0.0, 1.0]))]
+        return [float(v) for v in (shares / total if total > 0 else np.zeros(3))]
 
     def to_state(self) -> dict[str, Any]:
         """The JSON state: layout, and each booster as LightGBM model text."""
@@ -546,26 +552,32 @@ class Forecaster:
 
     @classmethod
     def from_state(cls, state: dict[str, Any], signature: Signature) -> Forecaster:
-        """Rebuild from ``to_state``'s output.
+        """Rebuild from ``to_state``'s output, for ``signature``.
 
         Raises:
-            UnsupportedFormatError: the state is of another version or malformed.
+            UnsupportedFormatError: the state is of another version or malformed (boosters not
+                a mapping of quantile level to LightGBM model text, one per level of the layout
+                and the median, each taking the layout's features), or ``signature`` is not
+                the series, time and value columns the state forecasts from.
         """
         try:
             if state["state_version"] != _STATE_VERSION:
                 raise KeyError("state_version")
             layout = FeatureLayout.from_state(state["layout"])
-            boosters = {
-                float(q): lgb.Booster(model_str=text) for q, text in state["boosters"].items()
-            }
+            boosters = read_boosters(state["boosters"], layout)
             stretch = [float(v) for v in state["stretch"]]
             if len(stretch) != len(layout.quantiles):
                 raise ValueError("one stretch per quantile level")
+            if not all(math.isfinite(v) and v >= 0.0 for v in stretch):
+                raise ValueError("stretch factors must be finite and non-negative")
         except (KeyError, TypeError, ValueError, lgb.basic.LightGBMError) as exc:
             raise UnsupportedFormatError(
-                f"The demand-forecast state is not a version {_STATE_VERSION} state.",
+                f"The demand-forecast state is not a version {_STATE_VERSION} state: {exc}.",
                 field="state",
+                expected=f"a demand_forecast state, version {_STATE_VERSION}",
+                received=type(exc).__name__,
             ) from exc
+        check_signature(signature, layout)
         return cls(layout, boosters, stretch=stretch, signature=signature)
 
 

@@ -14,6 +14,7 @@ from typing import Any, Protocol
 
 import numpy as np
 import pandas as pd
+from pandas.tseries.frequencies import to_offset
 
 from maas.errors import InvalidParameterError, SchemaMismatchError
 
@@ -133,7 +134,7 @@ class FeatureLayout:
             ValueError: a member has a wrong value.
         """
         freq = state["freq"]
-        return cls(
+        layout = cls(
             horizon=int(state["horizon"]),
             quantiles=tuple(float(q) for q in state["quantiles"]),
             season_length=int(state["season_length"]),
@@ -146,6 +147,32 @@ class FeatureLayout:
             time_step=int(state["time_step"]),
             freq=None if freq is None else str(freq),
         )
+        layout._check()
+        return layout
+
+    def _check(self) -> None:
+        """Refuse values no training writes, which would fail only when forecasting.
+
+        Raises:
+            ValueError: a step count is not positive, a quantile level is outside (0, 1), or
+                the time kind, frequency or calendar fields are not ones ``build_layout`` uses.
+        """
+        steps = (self.horizon, self.season_length, self.scale_window, self.time_step)
+        if min((*steps, *self.periods, *self.lags, *self.windows)) < 1:
+            raise ValueError("step counts must be positive")
+        if not self.quantiles or any(not 0.0 < q < 1.0 for q in self.quantiles):
+            raise ValueError("quantile levels must lie strictly between 0 and 1")
+        if self.time_kind == "int":
+            if self.calendar or self.freq is not None:
+                raise ValueError("integer times have no calendar and no frequency")
+        elif self.time_kind == "datetime":
+            if self.freq is None or not set(self.calendar) <= set(_CALENDAR_LIMITS):
+                raise ValueError(
+                    f"datetimes need a frequency and calendar fields among {list(_CALENDAR_LIMITS)}"
+                )
+            to_offset(self.freq)  # ValueError when it is not a pandas frequency
+        else:
+            raise ValueError(f"time_kind must be 'int' or 'datetime', not {self.time_kind!r}")
 
 
 def split_series(

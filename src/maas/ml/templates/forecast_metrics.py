@@ -8,15 +8,18 @@ from __future__ import annotations
 
 import math
 from collections.abc import Sequence
-from typing import Protocol
+from typing import Any, Protocol
 
 import numpy as np
+import pandas as pd
 
+from maas.ml.plots import forecast_plot
 from maas.ml.templates.forecast_features import FeatureLayout, ForecastSeries
 
 __all__ = [
     "MIN_CALIBRATION",
     "backtest_metrics",
+    "backtest_plot",
     "interval_stretch",
     "mase_scale",
     "seasonal_naive",
@@ -27,6 +30,8 @@ __all__ = [
 
 MIN_CALIBRATION = 20
 """Fewer out-of-sample forecasts than this leave a quantile level as the model made it."""
+_PLOT_HORIZONS = 3
+"""Horizons of history shown before the origin in the backtest's ``forecast`` plot."""
 
 
 class _Forecasts(Protocol):
@@ -142,7 +147,7 @@ def stretch_quantiles(
 
 def backtest_metrics(
     model: _Forecasts, series: Sequence[ForecastSeries], *, folds: int
-) -> tuple[dict[str, float], tuple[float, ...]]:
+) -> tuple[dict[str, float], tuple[float, ...], dict[str, Any]]:
     """Score ``model`` and seasonal naive from ``folds`` origins at the end of each series.
 
     The origins are ``horizon`` steps apart, the last one ``horizon`` steps before the end;
@@ -152,7 +157,8 @@ def backtest_metrics(
     scores stay out-of-sample.
 
     Returns:
-        the metrics, and the stretch learnt on every backtest forecast (for the final model).
+        the metrics, the stretch learnt on every backtest forecast (for the final model), and
+        the ``forecast`` plot of one of those forecasts (``backtest_plot``).
     """
     layout = model.layout
     h, m, levels = layout.horizon, layout.season_length, list(layout.quantiles)
@@ -186,4 +192,45 @@ def backtest_metrics(
             metrics[f"{prefix}coverage"] = float(inside.mean())
     if len(levels) >= 2:
         metrics["coverage_nominal"] = float(levels[-1] - levels[0])
-    return metrics, interval_stretch(actual, median, raw, levels)
+    example = backtest_plot(layout, chosen, actual, median, bands)
+    return metrics, interval_stretch(actual, median, raw, levels), example
+
+
+def backtest_plot(
+    layout: FeatureLayout,
+    chosen: Sequence[tuple[ForecastSeries, int]],
+    actual: np.ndarray,
+    median: np.ndarray,
+    bands: np.ndarray,
+) -> dict[str, Any]:
+    """The ``forecast`` plot of a representative backtest forecast: the median-sMAPE one.
+
+    ``chosen`` lists the (series, origin) pairs forecast, and ``actual``, ``median`` and
+    ``bands`` (the scored quantiles) their ``horizon`` steps each, in that order. The plot
+    shows up to three horizons of history before the origin, then the horizon.
+    """
+    h = layout.horizon
+    # Each forecast's sMAPE, at once: a loop of smape() calls is slow over many series.
+    a, m = actual.reshape(-1, h), median.reshape(-1, h)
+    total = np.abs(a) + np.abs(m)
+    ratio = np.divide(2.0 * np.abs(a - m), total, out=np.zeros_like(total), where=total > 0)
+    errors = ratio.mean(axis=1)
+    pick = int(np.argsort(errors, kind="stable")[len(errors) // 2])
+    s, origin = chosen[pick]
+    start = max(0, origin + 1 - _PLOT_HORIZONS * h)
+    times = s.times[start : origin + 1 + h]
+    if layout.time_kind == "datetime":
+        labels: list[Any] = [pd.Timestamp(int(t)).isoformat() for t in times]
+    else:
+        labels = [int(t) for t in times]
+    rows = slice(pick * h, (pick + 1) * h)
+    return forecast_plot(
+        series=s.key,
+        times=labels,
+        history=s.values[start : origin + 1],
+        actual=actual[rows],
+        median=median[rows],
+        lower=bands[rows, 0],
+        upper=bands[rows, -1],
+        levels=(layout.quantiles[0], layout.quantiles[-1]),
+    )

@@ -15,6 +15,7 @@ import pandas as pd
 from sklearn.metrics import roc_auc_score
 
 from maas.domain.signature import Task
+from maas.ml.plots import classifier_plots
 from maas.ml.templates.base import (
     BoostedTemplate,
     BoostingParams,
@@ -43,6 +44,7 @@ class QualityClassification(BoostedTemplate):
     Metrics (validation rows): ``accuracy``, ``macro_f1``, ``recall.<class>`` per class,
     ``confusion.<true>.<predicted>``, ``roc_auc`` (one-vs-rest, macro), and the majority-class
     answer's ``baseline_accuracy`` and ``baseline_macro_f1``; ``threshold`` for two classes.
+    Plots (the same rows): ``confusion``; ``roc`` and ``pr`` of the second class for two.
     """
 
     spec = TemplateSpec(
@@ -151,7 +153,7 @@ class QualityClassification(BoostedTemplate):
 
     def _evaluate(
         self, x_valid: np.ndarray, y_valid: np.ndarray, y_train: np.ndarray
-    ) -> dict[str, float]:
+    ) -> tuple[dict[str, float], dict[str, Any]]:
         classes = self.classes_
         proba = self._proba(x_valid)
         self.threshold_: float | None = None
@@ -164,7 +166,15 @@ class QualityClassification(BoostedTemplate):
         metrics["roc_auc"] = float(roc_auc_score(y_valid, scores, multi_class="ovr"))
         if self.threshold_ is not None:
             metrics["threshold"] = self.threshold_
-        return metrics
+        binary = len(classes) == 2
+        plots = classifier_plots(
+            y_valid,
+            predicted,
+            classes,
+            score=proba[:, 1] if binary else None,
+            positive=1 if binary else None,
+        )
+        return metrics, plots
 
 
 def _best_macro_f1_threshold(y: np.ndarray, p: np.ndarray) -> float:

@@ -10,6 +10,7 @@ from sklearn.metrics import mean_absolute_error, r2_score, root_mean_squared_err
 
 from maas.domain.signature import Task
 from maas.errors import InvalidParameterError
+from maas.ml.plots import predicted_vs_true_plot
 from maas.ml.templates.base import BoostedTemplate, BoostingParams, TemplateSpec
 
 __all__ = ["TabularRegression", "TabularRegressionParams"]
@@ -23,7 +24,8 @@ class TabularRegression(BoostedTemplate):
     """Predict a number from one row of readings with gradient-boosted trees.
 
     Metrics (validation rows): ``rmse``, ``mae``, ``r2``; and ``baseline_rmse``,
-    ``baseline_mae`` of always predicting the training rows' mean.
+    ``baseline_mae`` of always predicting the training rows' mean. Plots: those rows'
+    ``predicted_vs_true``.
     """
 
     spec = TemplateSpec(
@@ -85,13 +87,14 @@ class TabularRegression(BoostedTemplate):
 
     def _evaluate(
         self, x_valid: np.ndarray, y_valid: np.ndarray, y_train: np.ndarray
-    ) -> dict[str, float]:
+    ) -> tuple[dict[str, float], dict[str, Any]]:
         predicted = self.booster_.predict(x_valid)
         baseline = np.full_like(y_valid, y_train.mean())
-        return {
+        metrics = {
             "rmse": float(root_mean_squared_error(y_valid, predicted)),
             "mae": float(mean_absolute_error(y_valid, predicted)),
             "r2": float(r2_score(y_valid, predicted)),
             "baseline_rmse": float(root_mean_squared_error(y_valid, baseline)),
             "baseline_mae": float(mean_absolute_error(y_valid, baseline)),
         }
+        return metrics, predicted_vs_true_plot(y_valid, predicted)

@@ -38,6 +38,7 @@ from sklearn.model_selection import GroupShuffleSplit
 from maas.domain.signature import Column, ColumnType, Output, Signature, Task
 from maas.errors import InvalidParameterError, SchemaMismatchError
 from maas.ml.features import infer_columns
+from maas.ml.plots import predicted_vs_true_plot
 from maas.ml.prediction import Prediction
 from maas.ml.templates.base import Template, TemplateSpec, TrainedModel
 from maas.ml.templates.rul_features import (
@@ -133,7 +134,8 @@ class RemainingUsefulLife(Template):
     cost more) and ``nasa_score_mean`` at random truncations; the same with ``_last`` at each
     unit's last row; every one also as ``baseline_…`` (mean capped RUL of the training units at
     that age); and ``n_train_units``, ``n_validation_units``, ``n_truncations``,
-    ``n_conditions``, ``n_sensors``, ``n_features``.
+    ``n_conditions``, ``n_sensors``, ``n_features``. Plots: ``predicted_vs_true`` at the
+    held-out units' random truncations (the rows ``rmse`` scores).
     """
 
     spec = TemplateSpec(
@@ -226,7 +228,7 @@ class RemainingUsefulLife(Template):
         train, valid = np.unique(hist.codes[train_rows]), np.unique(hist.codes[valid_rows])
         in_train = np.isin(hist.codes, train)
         model = _train(layout, hist, y, train_rows, params)
-        metrics = _evaluate(model, hist, y, in_train, valid, params)
+        metrics, self.plots_ = _evaluate(model, hist, y, in_train, valid, params)
         if params.refit:
             model = _train(layout, hist, y, np.arange(len(y)), params)
         self.model_ = RulModel.from_state(model.to_state(), signature)
@@ -308,6 +310,7 @@ class RemainingUsefulLife(Template):
             },
             metrics=dict(self.metrics_),
             feature_importance=dict(importance),
+            plots=dict(self.plots_),
         )
 
     @classmethod
@@ -559,8 +562,12 @@ def _evaluate(
     in_train: np.ndarray,
     valid: np.ndarray,
     params: RemainingUsefulLifeParams,
-) -> dict[str, float]:
-    """Score ``model`` and the by-age baseline on the held-out units."""
+) -> tuple[dict[str, float], dict[str, Any]]:
+    """Score ``model`` and the by-age baseline on the held-out units.
+
+    Returns the metrics, and the ``predicted_vs_true`` plot of the random truncations (the
+    rows ``rmse`` scores).
+    """
     position = np.arange(len(y)) - hist.first_row
     totals = np.bincount(position[in_train], weights=y[in_train])
     by_age = totals / np.maximum(np.bincount(position[in_train]), 1)
@@ -581,10 +588,13 @@ def _evaluate(
     ]
     truncated = np.sort(np.concatenate(cuts))
     metrics: dict[str, float] = {"n_truncations": float(len(truncated))}
+    plots: dict[str, Any] = {}
     for rows, suffix in ((truncated, ""), (ends, "_last")):
         predicted = model.predict_rows(hist, rows)
         for name, value in rul_scores(predicted, y[rows]).items():
             metrics[f"{name}{suffix}"] = value
         for name, value in rul_scores(baseline(rows), y[rows]).items():
             metrics[f"baseline_{name}{suffix}"] = value
-    return metrics
+        if not suffix:  # the truncations, which the headline rmse scores
+            plots = predicted_vs_true_plot(y[rows], predicted)
+    return metrics, plots

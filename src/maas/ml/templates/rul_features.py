@@ -330,7 +330,7 @@ class FeatureRecipe:
         )
         layout.index([layout.unit, layout.time, *layout.settings, *layout.candidates])
         conditions = state["conditions"]
-        return cls(
+        recipe = cls(
             layout=layout,
             conditions=None if conditions is None else OperatingConditions.from_state(conditions),
             mean=np.asarray(state["mean"], dtype=np.float64),
@@ -340,6 +340,34 @@ class FeatureRecipe:
             drift_window=int(state["drift_window"]),
             baseline_cycles=int(state["baseline_cycles"]),
         )
+        recipe._check()
+        return recipe
+
+    def _check(self) -> None:
+        """Refuse a recipe no training writes, which would fail only when predicting.
+
+        Raises:
+            ValueError: the columns overlap, the sensors are not candidates, the normaliser or
+                the conditions do not fit the sensors and settings, or a window is not positive.
+        """
+        layout = self.layout
+        roles = [layout.unit, layout.time, *layout.settings, *layout.candidates]
+        if len(set(roles)) != len(roles):
+            raise ValueError("unit, time, settings and candidates must be distinct columns")
+        if not self.sensors or not set(self.sensors) <= set(layout.candidates):
+            raise ValueError("the sensors must be some of the candidate columns")
+        k = 1 if self.conditions is None else len(self.conditions.centres)
+        shape = (k, len(self.sensors))
+        if self.mean.shape != shape or self.scale.shape != shape:
+            raise ValueError(f"mean and scale must be of shape {shape}")
+        if not (np.isfinite(self.mean).all() and np.isfinite(self.scale).all()):
+            raise ValueError("mean and scale must be finite")
+        if not (self.scale > 0).all():
+            raise ValueError("scale must be positive")
+        if self.conditions is not None:
+            self.conditions.check(len(layout.settings))
+        if min((*self.windows, self.drift_window, self.baseline_cycles), default=0) < 1:
+            raise ValueError("windows, drift_window and baseline_cycles must be positive")
 
 
 @dataclass(frozen=True, slots=True)
@@ -391,6 +419,20 @@ class OperatingConditions:
     @classmethod
     def from_state(cls, state: dict[str, Any]) -> OperatingConditions:
         return cls(**{k: np.asarray(state[k], dtype=np.float64) for k in cls.__slots__})
+
+    def check(self, n_settings: int) -> None:
+        """Raise ``ValueError`` unless these are finite conditions of ``n_settings`` settings."""
+        if (
+            self.centre.shape != (n_settings,)
+            or self.spread.shape != (n_settings,)
+            or self.centres.ndim != 2
+            or self.centres.shape[1] != n_settings
+            or len(self.centres) < 1
+        ):
+            raise ValueError(f"the operating conditions do not fit {n_settings} settings")
+        parts = (self.centre, self.spread, self.centres)
+        if not all(np.isfinite(a).all() for a in parts) or not (self.spread > 0).all():
+            raise ValueError("the operating conditions must be finite, with positive spreads")
 
 
 def _normaliser(

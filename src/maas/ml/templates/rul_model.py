@@ -11,10 +11,10 @@ from typing import Any
 import lightgbm as lgb
 import numpy as np
 
-from maas.domain.signature import Signature
+from maas.domain.signature import ColumnType, Signature
 from maas.errors import ModelExecutionError, UnsupportedFormatError
 from maas.ml.prediction import Prediction
-from maas.ml.templates.rul_features import FeatureRecipe, UnitHistories
+from maas.ml.templates.rul_features import FeatureRecipe, HistoryLayout, UnitHistories
 
 __all__ = ["RulModel"]
 
@@ -91,21 +91,64 @@ class RulModel:
 
     @classmethod
     def from_state(cls, state: dict[str, Any], signature: Signature) -> RulModel:
-        """Rebuild from ``to_state``'s output.
+        """Rebuild from ``to_state``'s output, for ``signature``.
 
         Raises:
-            UnsupportedFormatError: the state is of another version, malformed, or names columns
-                ``signature`` does not have.
+            UnsupportedFormatError: the state is of another version or malformed (the booster
+                not LightGBM model text taking the recipe's features), or ``signature`` is not
+                exactly the unit, time, setting and sensor columns the state reads.
         """
         try:
             if state["state_version"] != _STATE_VERSION:
                 raise KeyError("state_version")
             recipe = FeatureRecipe.from_state(state["recipe"], signature)
-            booster = lgb.Booster(model_str=state["booster"])
+            text = state["booster"]
+            if not isinstance(text, str) or not text:
+                raise TypeError("the booster must be LightGBM model text")
+            booster = lgb.Booster(model_str=text)
+            n_features = len(recipe.sources)
+            if booster.num_feature() != n_features or booster.num_model_per_iteration() != 1:
+                raise ValueError(
+                    f"the booster takes {booster.num_feature()} features, the recipe gives "
+                    f"{n_features}, or answers more than one value"
+                )
         except (KeyError, TypeError, ValueError, lgb.basic.LightGBMError) as exc:
             raise UnsupportedFormatError(
                 f"The remaining-useful-life state is not a version {_STATE_VERSION} state "
-                "for this signature.",
+                f"for this signature: {exc}.",
                 field="state",
+                expected=f"a remaining_useful_life state, version {_STATE_VERSION}",
+                received=type(exc).__name__,
             ) from exc
+        _check_signature(recipe.layout, signature)
         return cls(recipe, booster)
+
+
+def _check_signature(layout: HistoryLayout, signature: Signature) -> None:
+    """Check that ``signature``'s inputs are exactly the columns ``layout`` reads, typed so.
+
+    Raises:
+        UnsupportedFormatError: an input is extra, or of a type the layout cannot read (the
+            unit as text or integers as in training, every other column numeric).
+    """
+    read = {layout.unit, layout.time, *layout.settings, *layout.candidates}
+    extra = [name for name in signature.input_names if name not in read]
+    if extra:
+        raise UnsupportedFormatError(
+            f"The model reads the columns {sorted(read)}; the signature also has {extra}.",
+            field="inputs",
+            expected=sorted(read),
+            received=signature.input_names,
+        )
+    unit_type = ColumnType.STRING if layout.unit_is_text else ColumnType.INT
+    numeric = (ColumnType.FLOAT, ColumnType.INT)
+    for column in signature.inputs:
+        wanted = (unit_type,) if column.name == layout.unit else numeric
+        if column.dtype not in wanted:
+            raise UnsupportedFormatError(
+                f"Column {column.name!r} must be {' or '.join(t.value for t in wanted)} for "
+                f"this model. Got {column.dtype.value} instead.",
+                field=column.name,
+                expected=[t.value for t in wanted],
+                received=column.dtype.value,
+            )

@@ -10,7 +10,8 @@ unpickles nothing; the tests check it matches scikit-learn's transform.
 
 A linear model explains itself: a text's score for a class is the sum over its terms of TF-IDF
 weight × coefficient, plus the intercept. ``explain_terms`` lists the terms that drove each
-prediction; ``top_terms_`` the terms that most raise each class's score.
+prediction (served too, as ``Prediction.terms``, when a prediction is asked to explain);
+``top_terms_`` the terms that most raise each class's score.
 """
 
 from __future__ import annotations
@@ -31,6 +32,7 @@ from sklearn.model_selection import train_test_split
 
 from maas.domain.signature import Column, ColumnType, Output, Signature, Task
 from maas.errors import InvalidParameterError, SchemaMismatchError, UnsupportedFormatError
+from maas.ml.plots import classifier_plots
 from maas.ml.prediction import Prediction
 from maas.ml.templates.artifact import TEMPLATE_ARTIFACT, dump_template_artifact
 from maas.ml.templates.base import (
@@ -44,10 +46,18 @@ from maas.ml.templates.base import (
 )
 from maas.ml.templates.calibration import softmax
 
-__all__ = ["WORD_PATTERN", "TextClassification", "TextClassificationParams", "TextModel"]
+__all__ = [
+    "SERVED_TERMS",
+    "WORD_PATTERN",
+    "TextClassification",
+    "TextClassificationParams",
+    "TextModel",
+]
 
 WORD_PATTERN = r"(?u)\b\w\w+\b"
 """A token is a run of two or more word characters (scikit-learn's default)."""
+SERVED_TERMS = 10
+"""Terms listed per prediction in ``Prediction.terms`` when the served model explains."""
 _STATE_VERSION = 1
 
 
@@ -123,6 +133,9 @@ class TextModel:
     def predict_matrix(self, x: np.ndarray, *, explain: bool = False) -> Prediction:
         """Classify each row of ``x`` (``object``, one column holding the text).
 
+        With ``explain``, ``contributions`` is the text's part of the score and the intercept,
+        and ``terms`` the ``SERVED_TERMS`` terms with the largest part (see ``explain_terms``).
+
         Raises:
             SchemaMismatchError: ``x`` is not an ``(n, 1)`` array of strings.
         """
@@ -130,30 +143,31 @@ class TextModel:
         features = self.transform(texts)
         logits = np.asarray(features @ self.coef.T + self.intercept)
         chosen = np.argmax(logits, axis=1)
-        contributions = None
+        contributions: np.ndarray | None = None
+        terms: list[dict[str, float]] | None = None
         if explain:
-            target = np.ones(len(texts), dtype=np.intp) if len(self.classes) == 2 else chosen
+            target = self._explained_class(chosen)
             text_part = np.asarray(features.multiply(self.coef[target]).sum(axis=1)).ravel()
             contributions = np.column_stack([text_part, self.intercept[target]])
+            terms = self._ranked_terms(features, target, SERVED_TERMS)
         return Prediction(
             predictions=np.asarray(self.classes, dtype=object)[chosen],
             probabilities=softmax(logits),
             contributions=contributions,
+            terms=terms,
         )
 
-    def term_contributions(
-        self, texts: Sequence[str], target: Sequence[int]
-    ) -> list[dict[str, float]]:
-        """Per text, each of its terms' part of its score for class ``target[i]``."""
+    def explain_terms(self, texts: Sequence[str], top: int) -> list[dict[str, float]]:
+        """Per text, the ``top`` terms with the largest absolute part of its score.
+
+        The score is the one ``predict_matrix`` explains: the log-odds of the second class for
+        two classes, else the logit of the predicted class. A term's part is its TF-IDF weight
+        times its coefficient for that class; terms whose part is 0 are left out, and ties are
+        broken by term. Largest first.
+        """
         features = self.transform(texts)
-        out = []
-        for i, c in enumerate(target):
-            row = features.getrow(i)
-            parts = row.data * self.coef[c, row.indices]
-            out.append(
-                {self.vocabulary[j]: float(v) for j, v in zip(row.indices, parts, strict=True)}
-            )
-        return out
+        logits = np.asarray(features @ self.coef.T + self.intercept)
+        return self._ranked_terms(features, self._explained_class(np.argmax(logits, 1)), top)
 
     def to_state(self) -> dict[str, Any]:
         """The JSON state of the model."""
@@ -208,6 +222,27 @@ class TextModel:
             ngram_max=ngram_max,
         )
 
+    def _explained_class(self, chosen: np.ndarray) -> np.ndarray:
+        """The class whose score explanations split: the second of two, else the chosen one."""
+        if len(self.classes) == 2:
+            return np.ones(len(chosen), dtype=np.intp)
+        return np.asarray(chosen, dtype=np.intp)
+
+    def _ranked_terms(
+        self, features: sp.csr_matrix, target: np.ndarray, top: int
+    ) -> list[dict[str, float]]:
+        out = []
+        for i, c in enumerate(target.tolist()):
+            start, end = features.indptr[i], features.indptr[i + 1]
+            columns = features.indices[start:end]
+            parts = features.data[start:end] * self.coef[c, columns]
+            ranked = sorted(
+                ((self.vocabulary[j], float(v)) for j, v in zip(columns, parts, strict=True) if v),
+                key=lambda item: (-abs(item[1]), item[0]),
+            )
+            out.append(dict(ranked[:top]))
+        return out
+
     def _terms(self, text: str) -> list[str]:
         tokens = self._token.findall(text.lower())
         return [
@@ -246,7 +281,8 @@ class TextClassification(Template):
     majority-class answer's ``baseline_accuracy`` and ``baseline_macro_f1``; ``n_terms``, the
     vocabulary size. ``top_terms_`` maps each class to its ``top_terms`` most raising terms and
     their weights; the trained model's ``feature_importance`` holds them as
-    ``"<class>: <term>"`` → share of the listed terms' total weight.
+    ``"<class>: <term>"`` → share of the listed terms' total weight. Plots (validation rows):
+    ``confusion``; ``roc`` and ``pr`` of the second class for two classes.
     """
 
     spec = TemplateSpec(
@@ -329,9 +365,18 @@ class TextClassification(Template):
         self.target_ = target
         self.params_ = params
         self.top_terms_ = _top_terms(self.model_, params.top_terms)
-        predicted = np.argmax(self.model_.logits([texts[i] for i in valid]), axis=1)
+        logits = self.model_.logits([texts[i] for i in valid])
+        predicted = np.argmax(logits, axis=1)
         majority = int(np.argmax(np.bincount(y[train], minlength=len(classes))))
         self.metrics_ = label_metrics(y[valid], predicted, classes, majority)
+        binary = len(classes) == 2  # then logits[:, 1] is the log-odds of the second class
+        self.plots_ = classifier_plots(
+            y[valid],
+            predicted,
+            classes,
+            score=logits[:, 1] if binary else None,
+            positive=1 if binary else None,
+        )
         self.metrics_ |= {
             "n_terms": float(len(self.model_.vocabulary)),
             "n_train": float(len(train)),
@@ -392,24 +437,19 @@ class TextClassification(Template):
         return contributions
 
     def explain_terms(self, df: pd.DataFrame, top: int = 10) -> list[dict[str, float]]:
-        """Per text, the ``top`` terms with the largest part of its score, largest first.
+        """Per text, the ``top`` terms with the largest absolute part of its score, largest first.
 
         Each part is the term's TF-IDF weight times its coefficient for the predicted class
         (the second class when there are two), so a text's parts add up to ``explain``'s first
-        column.
+        column; terms whose part is 0 are left out. The served model lists the same terms
+        (``SERVED_TERMS`` of them) as ``Prediction.terms``.
 
         Raises:
             NotFittedError: ``fit`` has not been called.
             SchemaMismatchError: ``df`` lacks the text column or it holds something else.
         """
-        texts = self._texts(df)
-        logits = self.model_.logits(texts)
-        target = [1] * len(texts) if len(self.classes_) == 2 else np.argmax(logits, 1).tolist()
-        out = []
-        for parts in self.model_.term_contributions(texts, target):
-            ranked = sorted(parts.items(), key=lambda item: (-abs(item[1]), item[0]))
-            out.append(dict(ranked[:top]))
-        return out
+        texts = self._texts(df)  # checks that fit has run
+        return self.model_.explain_terms(texts, top)
 
     def to_trained_model(self) -> TrainedModel:
         """Package the vocabulary, IDF and coefficients as a ``template`` artifact.
@@ -441,6 +481,7 @@ class TextClassification(Template):
             },
             metrics=dict(self.metrics_),
             feature_importance=dict(importance),
+            plots=dict(self.plots_),
         )
 
     @classmethod

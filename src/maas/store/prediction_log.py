@@ -1,0 +1,190 @@
+"""The prediction log: logged predictions per model version, their feedback, and retention."""
+
+from __future__ import annotations
+
+from collections.abc import Iterable, Sequence
+from dataclasses import dataclass
+from datetime import datetime
+from typing import Any
+
+from sqlalchemy import and_, delete, func, insert, or_, select, update
+from sqlalchemy.orm import Session
+
+from maas.store.tables import ModelRow, PredictionLogRow
+
+__all__ = ["LoggedRecord", "PredictionLogRepository", "insert_log_rows", "prune_log"]
+
+
+@dataclass(frozen=True, slots=True)
+class LoggedRecord:
+    """One logged prediction (or sampled input row)."""
+
+    id: str
+    model: str
+    version: int
+    at: datetime
+    request_id: str | None
+    latency_ms: float
+    inputs: dict[str, Any] | None
+    output: dict[str, Any] | None
+    actual: Any
+    actual_at: datetime | None
+
+
+_COLUMNS = (
+    PredictionLogRow.id,
+    ModelRow.name,
+    PredictionLogRow.version,
+    PredictionLogRow.at,
+    PredictionLogRow.request_id,
+    PredictionLogRow.latency_ms,
+    PredictionLogRow.inputs,
+    PredictionLogRow.output,
+    PredictionLogRow.actual,
+    PredictionLogRow.actual_at,
+)
+
+
+def _records(rows: Iterable[Sequence[Any]]) -> list[LoggedRecord]:
+    return [LoggedRecord(*row) for row in rows]
+
+
+class PredictionLogRepository:
+    """Reads the log of one tenant's models and records feedback on it."""
+
+    def __init__(self, session: Session, tenant_id: str) -> None:
+        self.session = session
+        self.tenant_id = tenant_id
+
+    def _select(self, model_id: int | None = None) -> Any:
+        stmt = (
+            select(*_COLUMNS)
+            .join(ModelRow, ModelRow.id == PredictionLogRow.model_id)
+            .where(PredictionLogRow.tenant_id == self.tenant_id)
+        )
+        if model_id is not None:
+            stmt = stmt.where(PredictionLogRow.model_id == model_id)
+        return stmt
+
+    def recent(
+        self,
+        model_id: int,
+        *,
+        version: int | None = None,
+        since: datetime | None = None,
+        after: tuple[datetime, str] | None = None,
+        inputs: bool | None = None,
+        output: bool | None = None,
+        feedback: bool | None = None,
+        limit: int = 1000,
+        oldest_first: bool = False,
+    ) -> list[LoggedRecord]:
+        """Logged rows of a model (one version if given), newest first unless
+        ``oldest_first``. ``since`` is inclusive; ``after`` (a time and an id) keeps the rows
+        after that one in (time, id) order, the order ``oldest_first`` gives; ``inputs``,
+        ``output`` and ``feedback`` keep only rows with (True) or without (False) them."""
+        stmt = self._select(model_id)
+        if version is not None:
+            stmt = stmt.where(PredictionLogRow.version == version)
+        if since is not None:
+            stmt = stmt.where(PredictionLogRow.at >= since)
+        if after is not None:  # (time, id): rows of one request share their time
+            at, last_id = after
+            stmt = stmt.where(
+                or_(
+                    PredictionLogRow.at > at,
+                    and_(PredictionLogRow.at == at, PredictionLogRow.id > last_id),
+                )
+            )
+        for flag, column in (
+            (inputs, PredictionLogRow.inputs),
+            (output, PredictionLogRow.output),
+            (feedback, PredictionLogRow.actual),
+        ):
+            if flag is not None:
+                stmt = stmt.where(column.is_not(None) if flag else column.is_(None))
+        if oldest_first:
+            stmt = stmt.order_by(PredictionLogRow.at.asc(), PredictionLogRow.id.asc())
+        else:
+            stmt = stmt.order_by(PredictionLogRow.at.desc(), PredictionLogRow.id.desc())
+        stmt = stmt.limit(limit)
+        return _records(self.session.execute(stmt).all())
+
+    def latest_version(self, model_id: int, *, since: datetime | None = None) -> int | None:
+        """The version that answered the model's most recent logged prediction."""
+        stmt = select(PredictionLogRow.version).where(PredictionLogRow.model_id == model_id)
+        if since is not None:
+            stmt = stmt.where(PredictionLogRow.at >= since)
+        return self.session.scalar(stmt.order_by(PredictionLogRow.at.desc()).limit(1))
+
+    def find(self, ids: Sequence[str]) -> dict[str, LoggedRecord]:
+        """The logged predictions (with an output) among ``ids``, by id."""
+        found: dict[str, LoggedRecord] = {}
+        unique = list(dict.fromkeys(ids))
+        for start in range(0, len(unique), 500):
+            chunk = unique[start : start + 500]
+            stmt = self._select().where(
+                PredictionLogRow.id.in_(chunk), PredictionLogRow.output.is_not(None)
+            )
+            found.update((r.id, r) for r in _records(self.session.execute(stmt).all()))
+        return found
+
+    def set_actuals(self, actuals: Sequence[tuple[str, Any]], at: datetime) -> None:
+        """Record the actual outcome of each (prediction id, actual); the last one wins."""
+        for prediction_id, actual in actuals:
+            self.session.execute(
+                update(PredictionLogRow)
+                .where(
+                    PredictionLogRow.id == prediction_id,
+                    PredictionLogRow.tenant_id == self.tenant_id,
+                )
+                .values(actual=actual, actual_at=at)
+            )
+
+
+def insert_log_rows(session: Session, rows: list[dict[str, Any]]) -> None:
+    """Insert prepared rows (keys: every column of the table) with one Core executemany per
+    batch (the ORM's bulk path splits batches wherever a JSON value is null)."""
+    table = PredictionLogRow.__table__
+    connection = session.connection()
+    for start in range(0, len(rows), 5000):
+        connection.execute(insert(table), rows[start : start + 5000])
+
+
+def prune_log(session: Session, *, max_rows: int, older_than: datetime) -> int:
+    """Keep at most ``max_rows`` rows per model version and none older than ``older_than``;
+    returns how many rows were deleted."""
+    removed = (
+        session.execute(delete(PredictionLogRow).where(PredictionLogRow.at < older_than)).rowcount
+        or 0
+    )
+    crowded = session.execute(
+        select(PredictionLogRow.model_id, PredictionLogRow.version)
+        .group_by(PredictionLogRow.model_id, PredictionLogRow.version)
+        .having(func.count() > max_rows)
+    ).all()
+    for model_id, version in crowded:
+        # the newest row to delete, in (time, id) order: rows of one request share a time
+        cutoff = session.execute(
+            select(PredictionLogRow.at, PredictionLogRow.id)
+            .where(PredictionLogRow.model_id == model_id, PredictionLogRow.version == version)
+            .order_by(PredictionLogRow.at.desc(), PredictionLogRow.id.desc())
+            .offset(max_rows)
+            .limit(1)
+        ).first()
+        if cutoff is not None:
+            at, last_id = cutoff
+            removed += (
+                session.execute(
+                    delete(PredictionLogRow).where(
+                        PredictionLogRow.model_id == model_id,
+                        PredictionLogRow.version == version,
+                        or_(
+                            PredictionLogRow.at < at,
+                            and_(PredictionLogRow.at == at, PredictionLogRow.id <= last_id),
+                        ),
+                    )
+                ).rowcount
+                or 0
+            )
+    return int(removed)
