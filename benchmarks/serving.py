@@ -464,6 +464,21 @@ def wait_until(
     raise BenchmarkError(f"{served.name} did not answer {path} in {timeout:.0f} s")
 
 
+def models_loaded(port: int, at_least: int, timeout: float = 30.0) -> float:
+    """Wait (at most ``timeout``) until the server's ``maas_models_loaded`` gauge reaches
+    ``at_least`` (models are loaded in the background after the start); return its value."""
+    deadline, loaded = time.perf_counter() + timeout, 0.0
+    while time.perf_counter() < deadline:
+        _, text = call(port, "GET", "/metrics")
+        values = [line.split()[-1] for line in text.decode().splitlines()
+                  if line.startswith("maas_models_loaded")]  # fmt: skip
+        loaded = sum(float(v) for v in values)
+        if not values or loaded >= at_least:
+            break
+        time.sleep(0.1)
+    return loaded
+
+
 def process_tree(pid: int) -> list[int]:
     """``pid`` and all its descendants (Linux ``/proc``)."""
     children: dict[int, list[int]] = {}
@@ -819,7 +834,7 @@ def update_doc(path: Path, report: Report) -> None:
         f"{start}\n\nRun of {meta.get('date', '?')} on {meta.get('cpus', '?')} cpus "
         f"({meta.get('cpu', '?')}), load average {meta.get('load_average', '?')} at its start, "
         f"{meta.get('seconds', '?')} s:\n\n```\n{meta.get('command', '?')}\n```\n\n"
-        f"{report.markdown()}\n\n{end}"
+        f"{report.markdown()}\n\n{_soak_samples(report.figures)}{end}"
     )
     text = path.read_text(encoding="utf-8") if path.exists() else ""
     if start in text and end in text:
@@ -828,6 +843,19 @@ def update_doc(path: Path, report: Report) -> None:
     else:
         text = table + "\n"
     path.write_text(text, encoding="utf-8")
+
+
+def _soak_samples(figures: dict[str, Any]) -> str:
+    """The soak's samples as a table (empty for other runs)."""
+    intervals = figures.get("soak", {}).get("intervals", [])
+    if not intervals:
+        return ""
+    out = ["| t (s) | RSS (MiB) | good req/s | good p99 (ms) | bad not 4xx | errors |",
+           "|---|---|---|---|---|---|"]  # fmt: skip
+    out += [f"| {x['t']:.0f} | {x['rss_mib']:.1f} | {x['good_per_s']:,.0f} | "
+            f"{x['good_p99_ms']:.1f} | {x['bad_not_4xx']} | {x['errors']} |"
+            for x in intervals]  # fmt: skip
+    return "\n".join(out) + "\n\n"
 
 
 def summary(result: dict[str, Any], kind: str = "good", rows: int = 1) -> dict[str, Any]:
@@ -877,10 +905,10 @@ class Bench:
         self.servers: list[Served] = []
         quick = args.quick
         self.warmup = args.warmup if args.warmup is not None else (0.5 if quick else 2.0)
-        self.duration = args.duration if args.duration is not None else (2.0 if quick else 10.0)
+        self.duration = args.duration if args.duration is not None else (1.5 if quick else 10.0)
         self.repeat = args.repeat if args.repeat is not None else (1 if quick else 3)
         self.batch_requests = 20 if quick else 100
-        self.big_batch_requests = 2 if quick else 5
+        self.big_batch_requests = 1 if quick else 5
         self.workers = args.workers
         self.model: Model
         self.port = 0
@@ -981,7 +1009,7 @@ class Bench:
         fig["cold_start_s"] = warm = wait_until(self.maas, self.port, "POST", PREDICT, row, headers)
         fig["cold_start_cpu_s"] = cpu = cpu_seconds(self.maas.pid)
         r.add("initialised data folder", f"{warm:.2f} s ({cpu:.2f} s CPU)", "<= 2 s", warm <= 2.0)
-        time.sleep(0.5)
+        fig["models_loaded"] = models_loaded(self.port, at_least=3)  # 2 examples + this one
         fig["rss_started_mib"] = rss = rss_mib(self.maas.pid)
         r.add("RSS, examples + benchmark model loaded", f"{rss:.0f} MiB", "<= 250 MiB", rss <= 250)
 

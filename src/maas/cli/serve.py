@@ -11,14 +11,11 @@ from __future__ import annotations
 
 import time
 from pathlib import Path
-from typing import TYPE_CHECKING, Annotated, Any
+from typing import Annotated, Any
 
 import typer
 
 from maas.settings import Settings, export_settings, load_settings
-
-if TYPE_CHECKING:
-    from maas.api.app import Startup
 
 __all__ = ["register"]
 
@@ -59,8 +56,8 @@ def serve(
     started = time.perf_counter()
     typer.echo(f"maas: preparing {settings.data_dir.resolve()} ...", err=True)
     if settings.workers > 1:
-        startup = _bootstrap_in_child(settings)
-        _greet(settings, startup, started)
+        admin_key, trained = _bootstrap_in_child(settings)
+        _greet(settings, admin_key, trained, started)
         export_settings(overrides)  # the workers load the same settings
         uvicorn.run(
             "maas.api.app:worker_app",
@@ -76,7 +73,7 @@ def serve(
     from maas.api.app import create_app, settle_gc
 
     app = create_app(settings)
-    _greet(settings, app.state.startup, started)
+    _greet(settings, app.state.startup.admin_key, app.state.startup.examples, started)
     settle_gc()
     config = uvicorn.Config(
         app,
@@ -89,24 +86,25 @@ def serve(
     uvicorn.Server(config).run()
 
 
-def _greet(settings: Settings, startup: Startup, started: float) -> None:
-    if startup.examples:
+def _greet(settings: Settings, admin_key: str | None, trained: list[str], started: float) -> None:
+    if trained:
         typer.echo(
-            f"maas: trained example models {', '.join(startup.examples)} "
+            f"maas: trained example models {', '.join(trained)} "
             f"in {time.perf_counter() - started:.1f} s",
             err=True,
         )
     url = f"http://{settings.host}:{settings.port}"
     workers = f" with {settings.workers} workers" if settings.workers > 1 else ""
     typer.echo(f"\n  maas is serving at {url}{workers}   (API docs: {url}/docs)")
-    if startup.admin_key:
-        typer.echo(f"  admin API key (shown once, keep it): {startup.admin_key}")
-        typer.echo(f"  try: curl -H 'Authorization: Bearer {startup.admin_key}' {url}/v1/models\n")
+    if admin_key:
+        typer.echo(f"  admin API key (shown once, keep it): {admin_key}")
+        typer.echo(f"  try: curl -H 'Authorization: Bearer {admin_key}' {url}/v1/models\n")
 
 
-def _bootstrap_in_child(settings: Settings) -> Startup:
+def _bootstrap_in_child(settings: Settings) -> tuple[str | None, list[str]]:
     """Run ``maas.api.app.bootstrap`` in a child process, so that the supervisor of the
-    workers does not keep the whole server (and the models it trained) in memory."""
+    workers does not import the server (libraries, models) and stays small. Returns the new
+    admin key (if one was made) and the example models trained."""
     import multiprocessing
     from concurrent.futures import ProcessPoolExecutor
 
@@ -114,12 +112,14 @@ def _bootstrap_in_child(settings: Settings) -> Startup:
         return pool.submit(_bootstrap, settings).result()
 
 
-def _bootstrap(settings: Settings) -> Startup:
+def _bootstrap(settings: Settings) -> tuple[str | None, list[str]]:
+    # Plain values come back: unpickling a ``Startup`` would import the server in the parent.
     from maas.api.app import bootstrap
     from maas.observability.logging import configure_logging
 
     configure_logging(settings.log_level, json=settings.log_json)
-    return bootstrap(settings)
+    startup = bootstrap(settings)
+    return startup.admin_key, list(startup.examples)
 
 
 def register(app: typer.Typer) -> None:

@@ -12,7 +12,6 @@ import pandas as pd
 from maas.domain.signature import Signature
 from maas.errors import InvalidParameterError, MaasError
 from maas.jobs.child import Progress, WorkFunction
-from maas.ml.comparison import LOWER_IS_BETTER, decide, score, split_holdout
 from maas.ml.report import stability, training_profile
 from maas.ml.templates.base import TrainedModel
 from maas.ml.templates.catalog import get_template
@@ -139,6 +138,7 @@ def retrain(request: dict[str, Any], workdir: Path, progress: Progress) -> dict[
     ``seed`` and ``new_from`` (the first row the champion's data did not have, or null). The
     champion's artifact and version are in the work folder. See ``maas.ml.comparison``.
     """
+    from maas.ml.comparison import LOWER_IS_BETTER, decide, score, split_holdout
     from maas.runtimes.catalog import get_runtime
     from maas.schemas.models import VersionRead
 

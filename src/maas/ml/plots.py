@@ -13,13 +13,6 @@ from collections.abc import Sequence
 from typing import Any
 
 import numpy as np
-from sklearn.metrics import (
-    auc,
-    average_precision_score,
-    confusion_matrix,
-    precision_recall_curve,
-    roc_curve,
-)
 
 __all__ = [
     "MAX_POINTS",
@@ -75,6 +68,8 @@ def classifier_plots(
         score: for two classes, each row's score for class ``positive`` (higher: more likely).
         positive: the code of the class ``score`` is for.
     """
+    from sklearn.metrics import confusion_matrix
+
     labels = list(range(len(classes)))
     matrix = confusion_matrix(y, predicted, labels=labels)
     plots: dict[str, Any] = {
@@ -88,6 +83,8 @@ def classifier_plots(
 
 def binary_curves(truth: np.ndarray, score: np.ndarray, positive: str) -> dict[str, Any]:
     """``roc`` and ``pr`` of ``score`` against the boolean ``truth`` (``positive`` names it)."""
+    from sklearn.metrics import auc, average_precision_score, precision_recall_curve, roc_curve
+
     fpr, tpr, _ = roc_curve(truth, score)
     precision, recall, _ = precision_recall_curve(truth, score, drop_intermediate=True)
     on_roc, on_pr = thin(len(fpr)), thin(len(recall))

@@ -19,7 +19,6 @@ from maas.errors import (
 )
 from maas.jobs.kinds import DATA_FILE, MODEL_FILE, VERSION_FILE
 from maas.jobs.runner import JobKind, JobRunner
-from maas.ml.comparison import comparable_metrics
 from maas.ml.templates.base import Template, validate_params
 from maas.ml.templates.catalog import get_template
 from maas.schemas.jobs import JobPage, JobRead, JobStatus
@@ -147,6 +146,9 @@ class TrainingService:
                 received=f"version {champion.version} ({champion.format})",
             )
         classes = champion.signature.classes
+        # imported here, not at start: it brings scikit-learn, which serving does not need
+        from maas.ml.comparison import comparable_metrics
+
         metrics = comparable_metrics(champion.template, len(classes) if classes else None)
         if request.metric not in metrics:
             raise InvalidParameterError(

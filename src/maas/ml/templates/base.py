@@ -30,20 +30,20 @@ from abc import ABC, abstractmethod
 from collections.abc import Sequence
 from dataclasses import dataclass, field
 from importlib.metadata import PackageNotFoundError, version
-from typing import Any, ClassVar, Self
+from typing import TYPE_CHECKING, Any, ClassVar, Self
 
-import lightgbm as lgb
 import numpy as np
 import pandas as pd
 from pydantic import BaseModel, ConfigDict, Field, ValidationError
 from pydantic.fields import FieldInfo
-from sklearn.metrics import accuracy_score, confusion_matrix, f1_score, recall_score
-from sklearn.model_selection import train_test_split
 
 from maas.domain.signature import ColumnType, Output, Signature, Task
 from maas.errors import InvalidParameterError, NotFittedError
 from maas.ml.features import encode_frame, infer_columns, select_features
 from maas.ml.templates.artifact import LIGHTGBM_ARTIFACT, LIGHTGBM_ARTIFACT_VERSION
+
+if TYPE_CHECKING:
+    import lightgbm as lgb
 
 __all__ = [
     "LIGHTGBM_ARTIFACT",
@@ -244,6 +244,9 @@ class BoostedTemplate(Template):
             inputs=inputs, outputs=_outputs(classes), task=self.spec.task, classes=classes
         )
         x = encode_frame(df, signature)
+        import lightgbm as lgb
+        from sklearn.model_selection import train_test_split
+
         train, valid = train_test_split(
             np.arange(len(df)),
             test_size=params.validation_fraction,
@@ -461,6 +464,8 @@ def label_metrics(
     ``confusion.<true class>.<predicted class>`` (row counts), and ``baseline_accuracy``,
     ``baseline_macro_f1`` of the majority-class answer (the training part's majority class).
     """
+    from sklearn.metrics import accuracy_score, confusion_matrix, f1_score, recall_score
+
     labels = list(range(len(classes)))
     baseline = np.full_like(y, majority)
     recall = recall_score(y, predicted, labels=labels, average=None, zero_division=0.0)
@@ -577,6 +582,8 @@ def dump_lightgbm_artifact(
             expected=["classification", "regression"],
             received=task.value,
         )
+    import lightgbm as lgb
+
     envelope = {
         "maas_artifact": LIGHTGBM_ARTIFACT,
         "artifact_version": LIGHTGBM_ARTIFACT_VERSION,

@@ -9,8 +9,6 @@ scaled logits to probabilities; ``best_f1_threshold`` picks the threshold maximi
 from __future__ import annotations
 
 import numpy as np
-from scipy.optimize import minimize
-from sklearn.metrics import precision_recall_curve
 
 __all__ = ["best_f1_threshold", "fit_scaling", "softmax"]
 
@@ -29,6 +27,8 @@ def fit_scaling(logits: np.ndarray, y: np.ndarray) -> tuple[float, np.ndarray]:
     (n_c + k)`` on itself), which keeps the scale finite when the scores separate the classes.
     ``bias[0]`` is 0.
     """
+    from scipy.optimize import minimize
+
     n, k = logits.shape
     counts = np.bincount(y, minlength=k).astype(np.float64)
     soft = np.repeat((1.0 / (counts + k))[y][:, None], k, axis=1)
@@ -51,6 +51,8 @@ def fit_scaling(logits: np.ndarray, y: np.ndarray) -> tuple[float, np.ndarray]:
 
 def best_f1_threshold(truth: np.ndarray, p: np.ndarray) -> float:
     """The threshold on ``p`` (predict positive when ``p >= t``) with the highest F1."""
+    from sklearn.metrics import precision_recall_curve
+
     precision, recall, thresholds = precision_recall_curve(truth, p)
     total = precision + recall
     f1 = np.divide(2 * precision * recall, total, out=np.zeros_like(total), where=total > 0)

@@ -25,14 +25,11 @@ from __future__ import annotations
 
 import math
 from collections.abc import Sequence
-from typing import Any, Self
+from typing import TYPE_CHECKING, Any, Self
 
-import lightgbm as lgb
 import numpy as np
 import pandas as pd
 from pydantic import BaseModel, ConfigDict, Field
-from sklearn.metrics import average_precision_score, f1_score, roc_auc_score
-from sklearn.model_selection import StratifiedKFold
 
 from maas.domain.signature import ColumnType, Output, Signature, Task
 from maas.errors import InvalidParameterError, SchemaMismatchError, UnsupportedFormatError
@@ -59,6 +56,9 @@ from maas.ml.templates.interactions import (
     pairs_of,
     to_inputs,
 )
+
+if TYPE_CHECKING:
+    import lightgbm as lgb
 
 __all__ = ["FailureModel", "FailurePrediction", "FailurePredictionParams"]
 
@@ -367,6 +367,9 @@ class FailurePrediction(Template):
         )
         x = as_written(encode_frame(df, signature))
         trainer = _FoldTrainer(params, signature, len(classes))
+        import lightgbm as lgb
+        from sklearn.model_selection import StratifiedKFold
+
         folds = StratifiedKFold(params.cv_folds, shuffle=True, random_state=params.seed)
         fold_of = np.empty(len(y), dtype=np.intp)
         oof = np.empty((len(y), len(classes)))
@@ -541,6 +544,8 @@ class _FoldTrainer:
             if self.k == 2
             else {"objective": "multiclass", "num_class": self.k}
         )
+        import lightgbm as lgb
+
         dataset = lgb.Dataset(
             x, label=y, weight=weight, categorical_feature=self.categorical or "auto"
         )
@@ -580,6 +585,8 @@ def _oof_metrics(
     positive: int | None,
 ) -> tuple[dict[str, float], dict[str, Any]]:
     """The metrics of the out-of-fold rows, and their plots (``maas.ml.plots``)."""
+    from sklearn.metrics import average_precision_score, f1_score, roc_auc_score
+
     k = len(classes)
     majority = int(np.argmax(np.bincount(y, minlength=k)))
     if positive is None:

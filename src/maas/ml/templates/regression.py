@@ -6,7 +6,6 @@ from typing import Any
 
 import numpy as np
 import pandas as pd
-from sklearn.metrics import mean_absolute_error, r2_score, root_mean_squared_error
 
 from maas.domain.signature import Task
 from maas.errors import InvalidParameterError
@@ -88,6 +87,8 @@ class TabularRegression(BoostedTemplate):
     def _evaluate(
         self, x_valid: np.ndarray, y_valid: np.ndarray, y_train: np.ndarray
     ) -> tuple[dict[str, float], dict[str, Any]]:
+        from sklearn.metrics import mean_absolute_error, r2_score, root_mean_squared_error
+
         predicted = self.booster_.predict(x_valid)
         baseline = np.full_like(y_valid, y_train.mean())
         metrics = {
