@@ -22,6 +22,10 @@ _LOG_TAIL = 20
 """How many of a failed job's last log lines are shown."""
 
 JobIdArg = Annotated[str, typer.Argument(help="The job's id.", show_default=False)]
+NoWaitOption = Annotated[
+    bool, typer.Option("--no-wait", help="Submit the job and print its id, do not follow.")
+]
+DescriptionOption = Annotated[str, typer.Option(help="What the new version is.")]
 PollOption = Annotated[
     float, typer.Option("--poll-seconds", min=0, help="Seconds between two looks at the job.")
 ]
@@ -69,10 +73,8 @@ def train(
     stability_runs: Annotated[
         int, typer.Option(min=1, max=10, help="Fits with different seeds, for mean ± std.")
     ] = 3,
-    description: Annotated[str, typer.Option(help="What the new version is.")] = "",
-    no_wait: Annotated[
-        bool, typer.Option("--no-wait", help="Submit the job and print its id, do not follow.")
-    ] = False,
+    description: DescriptionOption = "",
+    no_wait: NoWaitOption = False,
     poll_seconds: PollOption = 1.0,
     json_: JsonFlag = False,
     url: UrlOption = DEFAULT_URL,
@@ -136,10 +138,8 @@ def retrain(
     stability_runs: Annotated[
         int, typer.Option(min=1, max=10, help="Fits with different seeds, for mean ± std.")
     ] = 1,
-    description: Annotated[str, typer.Option(help="What the new version is.")] = "",
-    no_wait: Annotated[
-        bool, typer.Option("--no-wait", help="Submit the job and print its id, do not follow.")
-    ] = False,
+    description: DescriptionOption = "",
+    no_wait: NoWaitOption = False,
     poll_seconds: PollOption = 1.0,
     json_: JsonFlag = False,
     url: UrlOption = DEFAULT_URL,

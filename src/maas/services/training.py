@@ -22,6 +22,7 @@ from maas.jobs.runner import JobKind, JobRunner
 from maas.ml.templates.base import Template, validate_params
 from maas.ml.templates.catalog import get_template
 from maas.schemas.jobs import JobPage, JobRead, JobStatus
+from maas.schemas.models import VersionRead
 from maas.schemas.training import RetrainRequest, TrainRequest
 from maas.services.datasets import DatasetService
 from maas.services.recording import record_change
@@ -340,9 +341,14 @@ class TrainingService:
         pq.write_table(table, workdir / DATA_FILE)
 
     def _prepare_batch(self, job: ClaimedJob, workdir: Path) -> None:
+        self._stage_version_and_data(job, job.request["version"], workdir)
+
+    def _stage_version_and_data(self, job: ClaimedJob, version_number: int, workdir: Path) -> None:
+        """Write the job's model version (artifact and record) and dataset version into
+        ``workdir``, for the child to read."""
         request = job.request
         principal = self._principal(job)
-        version = self.registry.get_version(principal, request["model"], request["version"])
+        version = self.registry.get_version(principal, request["model"], version_number)
         (workdir / MODEL_FILE).write_bytes(
             self.registry.artifacts.get(version.artifact_uri, sha256=version.sha256)
         )
@@ -372,38 +378,15 @@ class TrainingService:
     ) -> dict[str, Any]:
         request = job.request
         principal = self._principal(job)
-        artifact = (workdir / result["artifact_file"]).read_bytes()
-        version = self.registry.register_version(
-            principal,
-            request["model"],
-            artifact=artifact,
-            format=result["format"],
-            signature=Signature.model_validate(result["signature"]),
-            params={**result["params"], "target": request.get("target")},
-            metrics=result["metrics"],
-            template=result["template"],
-            source_dataset=f"{request['dataset']}@{request['dataset_version']}",
-            description=request.get("description", ""),
-            report=result["report"],
+        version = self._register_trained(
+            job, result, workdir, request.get("description", ""), result["report"]
         )
         if request.get("alias"):
             self.registry.set_alias(principal, request["model"], request["alias"], version.version)
         return {"model": version.model, "version": version.version, "alias": request.get("alias")}
 
     def _prepare_retraining(self, job: ClaimedJob, workdir: Path) -> None:
-        request = job.request
-        principal = self._principal(job)
-        champion = self.registry.get_version(
-            principal, request["model"], request["champion_version"]
-        )
-        (workdir / MODEL_FILE).write_bytes(
-            self.registry.artifacts.get(champion.artifact_uri, sha256=champion.sha256)
-        )
-        (workdir / VERSION_FILE).write_text(champion.model_dump_json())
-        table = self.datasets.read_version(
-            principal, request["dataset"], request["dataset_version"]
-        )
-        pq.write_table(table, workdir / DATA_FILE)
+        self._stage_version_and_data(job, job.request["champion_version"], workdir)
 
     def _finalize_retraining(
         self, job: ClaimedJob, result: dict[str, Any], workdir: Path
@@ -426,19 +409,13 @@ class TrainingService:
                 comparison["reason"] += (
                     f"; not promoted: {alias!r} moved to version {now} during the job"
                 )
-        version = self.registry.register_version(
-            principal,
-            name,
-            artifact=(workdir / result["artifact_file"]).read_bytes(),
-            format=result["format"],
-            signature=Signature.model_validate(result["signature"]),
-            params={**result["params"], "target": request.get("target")},
-            metrics=result["metrics"],
-            template=result["template"],
-            source_dataset=f"{request['dataset']}@{request['dataset_version']}",
-            description=request.get("description")
+        version = self._register_trained(
+            job,
+            result,
+            workdir,
+            request.get("description")
             or f"Retrained challenger of version {request['champion_version']}",
-            report={**result["report"], "comparison": comparison},
+            {**result["report"], "comparison": comparison},
         )
         if promote:
             self.registry.set_alias(principal, name, alias, version.version)
@@ -453,3 +430,27 @@ class TrainingService:
             "challenger_score": comparison["challenger"]["metrics"].get(comparison["metric"]),
             "reason": comparison["reason"],
         }
+
+    def _register_trained(
+        self,
+        job: ClaimedJob,
+        result: dict[str, Any],
+        workdir: Path,
+        description: str,
+        report: dict[str, Any],
+    ) -> VersionRead:
+        """Register the version a training child wrote, with its lineage."""
+        request = job.request
+        return self.registry.register_version(
+            self._principal(job),
+            request["model"],
+            artifact=(workdir / result["artifact_file"]).read_bytes(),
+            format=result["format"],
+            signature=Signature.model_validate(result["signature"]),
+            params={**result["params"], "target": request.get("target")},
+            metrics=result["metrics"],
+            template=result["template"],
+            source_dataset=f"{request['dataset']}@{request['dataset_version']}",
+            description=description,
+            report=report,
+        )
