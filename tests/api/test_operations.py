@@ -38,6 +38,54 @@ def test_every_response_has_a_request_id(client: TestClient) -> None:
     assert r.headers["x-request-id"] == "abc-123"
 
 
+def test_each_request_is_in_the_access_log(client: TestClient) -> None:
+    """One line per request, through logging when something else reads it (here pytest's
+    capture), through the batching handler's cheap path when it is the only reader."""
+    import io
+    import logging
+
+    import orjson
+
+    from maas.observability.logging import BatchingHandler, JsonFormatter
+
+    records: list[logging.LogRecord] = []
+    capture = logging.Handler()
+    capture.emit = records.append  # type: ignore[method-assign]
+    access = logging.getLogger("maas.access")
+    access.addHandler(capture)
+    access.setLevel(logging.INFO)
+    try:
+        client.get("/v1/models/nope", headers={"X-Request-ID": "rid-404"})
+    finally:
+        access.removeHandler(capture)
+        access.setLevel(logging.NOTSET)
+    mine = [r for r in records if getattr(r, "path", None) == "/v1/models/nope"]
+    assert len(mine) == 1
+    assert mine[0].getMessage() == "GET /v1/models/nope 404"
+    assert mine[0].status == 404  # type: ignore[attr-defined]
+
+    stream = io.StringIO()
+    handler = BatchingHandler(stream, interval=3600)
+    handler.setFormatter(JsonFormatter())
+    maas_logger = logging.getLogger("maas")
+    saved = (maas_logger.handlers[:], maas_logger.propagate, maas_logger.level)
+    maas_logger.handlers[:] = [handler]
+    maas_logger.propagate = False
+    maas_logger.setLevel(logging.INFO)
+    try:
+        client.get("/v1/models", headers={"X-Request-ID": "rid-200"})
+        client.get("/health/live")  # health checks are not logged
+        handler.flush()
+    finally:
+        maas_logger.handlers[:], maas_logger.propagate = saved[0], saved[1]
+        maas_logger.setLevel(saved[2])
+        handler.close()
+    lines = [orjson.loads(x) for x in stream.getvalue().splitlines()]
+    assert [
+        (x["msg"], x["request_id"], x["status"]) for x in lines if x["logger"] == "maas.access"
+    ] == [("GET /v1/models 200", "rid-200", 200)]
+
+
 def test_unknown_route_is_a_problem_document(client: TestClient) -> None:
     r = client.get("/v1/nothing-here")
     assert r.status_code == 404

@@ -65,3 +65,27 @@ def _eventually(check, seconds: float = 2.0) -> None:  # type: ignore[no-untyped
     while not check():
         assert time.monotonic() < deadline, "the other replica did not see the change"
         time.sleep(0.01)
+
+
+def test_the_file_feed_sees_another_process_publish(tmp_path: Path) -> None:
+    import subprocess
+    import sys
+
+    from maas.store.changes import FileChangeFeed
+
+    marker = tmp_path / "maas.db.changes"
+    marker.write_text("1733333333000000000")  # the older format (a time as text): converted
+    feed = FileChangeFeed(marker)
+    assert marker.stat().st_size == 8
+    seen = {feed.generation()}
+    feed.publish()
+    assert feed.generation() not in seen
+    seen.add(feed.generation())
+    script = (
+        "import sys; from pathlib import Path; from maas.store.changes import FileChangeFeed; "
+        "FileChangeFeed(Path(sys.argv[1])).publish()"
+    )
+    subprocess.run([sys.executable, "-c", script, str(marker)], check=True, timeout=60)
+    assert feed.generation() not in seen  # read from the shared map: no re-open, no stat
+    again = FileChangeFeed(marker)  # a later opener keeps the number, it does not reset it
+    assert again.generation() == feed.generation()

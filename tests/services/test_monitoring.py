@@ -197,6 +197,55 @@ def test_observe_per_unit_models_log_inputs_apart(mon_app: FastAPI) -> None:
     assert all(o.inputs is None for o in outputs)
 
 
+def test_log_rows_read_back_as_written_on_each_database(
+    tmp_path: Path, database_url: str | None
+) -> None:
+    """The log is written below the ORM (prepared JSON text, driver-level executemany): what
+    is read back must be what was observed, on SQLite and on PostgreSQL."""
+    app = create_app(monitoring_settings(tmp_path, database_url=database_url))
+    try:
+        version = register(app, "machine-failure", failure_model())
+        frame = machine_frame(40, 1)
+        ids = observe_frame(app, version, frame)
+        assert ids is not None
+        tenant = system_principal(app).tenant_id
+        x = np.zeros((3, len(version.signature.inputs)), dtype=np.float32)
+        odd = Prediction(
+            predictions=np.array([0.5, np.nan]),
+            quantiles={"0.1": np.array([0.1234567891, np.inf])},
+            keys=[{"unit": "a"}, {"unit": 'b"\\'}],
+        )
+        odd_ids = monitoring(app).observe(tenant, version, x, odd, 0.0123456, "req-odd")
+        assert odd_ids is not None
+        assert monitoring(app).flush() == 40 + 2 + 3
+        who = system_principal(app)
+        page = monitoring(app).predictions(who, "machine-failure", limit=100)
+        by_id = {i.prediction_id: i for i in page.items}
+        first = by_id[ids[0]]  # type: ignore[index]
+        row = frame.iloc[0]
+        assert first.inputs is not None
+        assert first.inputs["type"] == row["type"]
+        assert first.inputs["torque_nm"] == pytest.approx(row["torque_nm"], rel=1e-6)
+        assert first.output is not None
+        assert sum(first.output["probabilities"].values()) == pytest.approx(1.0, abs=1e-5)
+        assert first.at.tzinfo is not None
+        assert abs((first.at - datetime.now(UTC)).total_seconds()) < 60
+        a, b = by_id[odd_ids[0]], by_id[odd_ids[1]]  # type: ignore[index]
+        assert a.output == {"prediction": 0.5, "quantiles": {"0.1": 0.123457}, "key": {"unit": "a"}}
+        assert b.output == {"prediction": None, "quantiles": {"0.1": None}, "key": {"unit": 'b"\\'}}
+        assert a.request_id == "req-odd"
+        assert a.latency_ms == pytest.approx(12.346)
+        sampled = [i for i in page.items if i.output is None]
+        assert len(sampled) == 3
+        assert all(i.inputs is not None for i in sampled)
+        items = [FeedbackItem(prediction_id=ids[0] or "", actual="1")]
+        assert monitoring(app).feedback(who, items).accepted == 1
+        again = monitoring(app).predictions(who, "machine-failure", limit=100)
+        assert next(i for i in again.items if i.prediction_id == ids[0]).actual == "1"
+    finally:
+        app.state.services.close()
+
+
 def test_log_export_is_parquet_and_scoped_to_a_version(mon_app: FastAPI) -> None:
     v1 = register(mon_app, "machine-failure", failure_model())
     v2 = register(mon_app, "machine-failure", failure_model())

@@ -12,12 +12,12 @@ from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
 from maas.api.problems import problem_response
 from maas.errors import PayloadTooLargeError
-from maas.observability.logging import request_id_var
+from maas.observability.logging import ACCESS_LOGGER, access_sink, request_id_var
 from maas.observability.metrics import Metrics
 
 __all__ = ["RequestMiddleware"]
 
-log = logging.getLogger("maas.access")
+log = logging.getLogger(ACCESS_LOGGER)
 
 
 class _TooLargeError(Exception):
@@ -33,16 +33,12 @@ class RequestMiddleware:
         *,
         metrics: Metrics,
         limit_for: Callable[[str, str], int],
-        shortcut: Callable[[Scope], ASGIApp | None] | None = None,
         access_log: bool = True,
     ) -> None:
         self.app = app
         self.metrics = metrics
         self.limit_for = limit_for
         self.access_log = access_log
-        self.shortcut = shortcut
-        """Returns the ASGI app that answers a request instead of the wrapped app, if any (the
-        lean prediction endpoint)."""
         # Request ids: a random prefix per process and a counter (32 hex digits, unique without
         # a random draw, i.e. a system call, per request).
         self._id_prefix = secrets.token_hex(8)
@@ -87,8 +83,7 @@ class RequestMiddleware:
                         raise _TooLargeError
                 return message
 
-            app = (self.shortcut(scope) if self.shortcut is not None else None) or self.app
-            await app(scope, limited_receive, send_wrapper)
+            await self.app(scope, limited_receive, send_wrapper)
         except _TooLargeError:
             response = problem_response(
                 413,
@@ -104,28 +99,20 @@ class RequestMiddleware:
             route = scope.get("route")
             template = getattr(route, "path", None) or "unmatched"
             self.metrics.observe_request(method, template, status, elapsed)
-            if (
-                self.access_log
-                and log.isEnabledFor(logging.INFO)
-                and not path.startswith(("/health", "/v2/health"))
-            ):
-                # makeRecord + handle is log.info without its walk up the stack for the
-                # caller's file and line, which an access log does not need.
-                log.handle(
-                    log.makeRecord(
-                        log.name,
-                        logging.INFO,
-                        __file__,
-                        0,
-                        "%s %s %s",
-                        (method, path, status),
-                        None,
-                        extra={
-                            "method": method,
-                            "path": path,
-                            "status": status,
-                            "duration_ms": round(elapsed * 1000, 3),
-                        },
-                    )
-                )
+            if self.access_log and not path.startswith(("/health", "/v2/health")):
+                ms = round(elapsed * 1000, 3)
+                sink = access_sink(log)
+                if sink is not None:
+                    sink.access(method, path, status, ms, rid)
+                elif log.isEnabledFor(logging.INFO):
+                    # makeRecord + handle is log.info without its walk up the stack for the
+                    # caller's file and line, which an access log does not need.
+                    log.handle(
+                        log.makeRecord(
+                            log.name, logging.INFO, __file__, 0, "%s %s %s",
+                            (method, path, status), None,
+                            extra={"method": method, "path": path, "status": status,
+                                   "duration_ms": ms},
+                        )
+                    )  # fmt: skip
             request_id_var.reset(token)

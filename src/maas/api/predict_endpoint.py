@@ -12,7 +12,7 @@ and does for them what the FastAPI route does, in the same order, through the sa
 3. ``routes.predict.serve_prediction``: parse, encode, predict, observe, render.
 
 Any other request for the path (more query parameters, odd values) goes to the FastAPI route,
-which answers it the same way. ``RequestMiddleware`` wraps both, so request ids, body limits,
+which answers it the same way. A ``RequestMiddleware`` wraps each, so request ids, body limits,
 metrics and the access log do not depend on which one answered.
 """
 
@@ -59,7 +59,8 @@ def _plain_query(query: bytes) -> tuple[int | None, bool] | None:
 
 
 class PredictEndpoint:
-    """See the module docstring. ``match`` is the request middleware's shortcut."""
+    """See the module docstring. ``match`` picks the requests it takes (``MaasAPI`` sends
+    them here, past FastAPI, inside a ``RequestMiddleware`` of their own)."""
 
     def __init__(self, app: FastAPI, route: APIRoute) -> None:
         self.app = app

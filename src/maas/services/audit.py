@@ -12,9 +12,8 @@ from __future__ import annotations
 import logging
 import threading
 from collections.abc import Callable
-from dataclasses import dataclass
 from datetime import UTC, datetime
-from typing import Any, TextIO
+from typing import Any, NamedTuple, TextIO
 
 from maas.domain.audit_chain import AuditEntry, ChainHead, Outcome, VerifyResult
 from maas.domain.principal import Principal
@@ -29,8 +28,7 @@ ANONYMOUS = "anonymous"
 log = logging.getLogger(__name__)
 
 
-@dataclass(frozen=True, slots=True, order=True)
-class _CountKey:
+class _CountKey(NamedTuple):  # a tuple: made and hashed on every prediction
     minute: datetime
     tenant_id: str
     key_id: str
@@ -44,7 +42,9 @@ def _now() -> datetime:
 
 
 def _minute(at: datetime) -> datetime:
-    return at.astimezone(UTC).replace(second=0, microsecond=0)
+    if at.tzinfo is not UTC:
+        at = at.astimezone(UTC)
+    return at.replace(second=0, microsecond=0)
 
 
 class AuditService:

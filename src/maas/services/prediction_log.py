@@ -30,6 +30,7 @@ from datetime import UTC, datetime, timedelta
 from typing import Any
 
 import numpy as np
+import orjson
 
 from maas.domain.signature import ColumnType, Signature
 from maas.ml.prediction import Prediction
@@ -344,17 +345,18 @@ def _decode_inputs(signature: Signature, x: np.ndarray) -> list[dict[str, Any]]:
     return [dict(zip(names, row, strict=True)) for row in zip(*columns, strict=True)]
 
 
-def _outputs(prediction: Prediction, signature: Signature) -> list[dict[str, Any]]:
-    preds = np.asarray(prediction.predictions).tolist()
+def _outputs(prediction: Prediction, signature: Signature) -> list[str]:
+    """Each prediction's output document as JSON text (floats to 6 decimals; orjson writes
+    NaN and infinities as null)."""
     out: list[dict[str, Any]] = [
-        {"prediction": p if isinstance(p, str) else _round(p)} for p in preds
+        {"prediction": round(p, 6) if isinstance(p, float) else p}
+        for p in np.asarray(prediction.predictions).tolist()
     ]
     if prediction.probabilities is not None:
-        classes = signature.classes or [
-            str(i) for i in range(np.asarray(prediction.probabilities).shape[1])
-        ]
-        for row, probs in zip(out, np.asarray(prediction.probabilities).tolist(), strict=False):
-            row["probabilities"] = {c: _round(p) for c, p in zip(classes, probs, strict=False)}
+        probabilities = np.asarray(prediction.probabilities).tolist()
+        classes = signature.classes or [str(i) for i in range(len(probabilities[0]))]
+        for row, probs in zip(out, probabilities, strict=False):
+            row["probabilities"] = {c: round(p, 6) for c, p in zip(classes, probs, strict=False)}
     if prediction.quantiles is not None:
         levels = {q: np.asarray(v).tolist() for q, v in prediction.quantiles.items()}
         for i, row in enumerate(out):
@@ -366,46 +368,35 @@ def _outputs(prediction: Prediction, signature: Signature) -> list[dict[str, Any
         flags = np.asarray(prediction.anomalies, dtype=bool).tolist()
         for row, flag in zip(out, flags, strict=False):
             row["anomaly"] = flag
-    return out
+    return [orjson.dumps(row, option=orjson.OPT_NON_STR_KEYS).decode() for row in out]
 
 
 def _round(value: Any) -> Any:
-    if isinstance(value, float):
-        return round(value, 6) if value == value and abs(value) != float("inf") else None
-    if isinstance(value, np.generic):
-        return _round(value.item())
-    return value
+    return round(value, 6) if isinstance(value, float) else value
 
 
-def _rows(entry: _Entry, ids: dict[tuple[str, str], int]) -> list[dict[str, Any]]:
+def _rows(entry: _Entry, ids: dict[tuple[str, str], int]) -> list[tuple[Any, ...]]:
+    """The entry's rows for ``insert_log_rows`` (``LOG_COLUMNS`` order, JSON as text)."""
     model_id = ids.get((entry.tenant_id, entry.version.model))
     if model_id is None:  # the model was deleted since
         return []
-    common = {
-        "tenant_id": entry.tenant_id,
-        "model_id": model_id,
-        "version": entry.version.version,
-        "at": entry.at,
-        "request_id": entry.request_id,
-        "latency_ms": round(entry.latency_ms, 3),
-        "actual": None,
-        "actual_at": None,
-    }
+    tenant_id, version, at = entry.tenant_id, entry.version.version, entry.at
+    request_id, latency_ms, base = entry.request_id, round(entry.latency_ms, 3), entry.base
     sig = entry.version.signature
-    inputs: dict[int, dict[str, Any]] = {}
+    inputs: dict[int, str] = {}
     if entry.sampled is not None and entry.x is not None:
-        inputs = dict(zip(entry.sampled.tolist(), _decode_inputs(sig, entry.x), strict=True))
-    rows: list[dict[str, Any]] = []
+        decoded = [orjson.dumps(row).decode() for row in _decode_inputs(sig, entry.x)]
+        inputs = dict(zip(entry.sampled.tolist(), decoded, strict=True))
+    rows: list[tuple[Any, ...]] = []
     if entry.outputs or entry.aligned:
-        outputs = _outputs(entry.prediction, sig)
-        for i, output in enumerate(outputs):
+        for i, output in enumerate(_outputs(entry.prediction, sig)):
             row_inputs = inputs.get(i) if entry.aligned else None
             if not entry.outputs and row_inputs is None:
                 continue
-            rows.append(
-                {**common, "id": f"{entry.base}-{i}", "inputs": row_inputs, "output": output}
-            )
+            rows.append((f"{base}-{i}", tenant_id, model_id, version, at, request_id,
+                         latency_ms, row_inputs, output))  # fmt: skip
     if not entry.aligned:
         for i, values in inputs.items():
-            rows.append({**common, "id": f"{entry.base}-x{i}", "inputs": values, "output": None})
+            rows.append((f"{base}-x{i}", tenant_id, model_id, version, at, request_id,
+                         latency_ms, values, None))  # fmt: skip
     return rows
