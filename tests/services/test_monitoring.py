@@ -732,3 +732,27 @@ def test_observe_timing_is_printed(mon_app: FastAPI, capsys: pytest.CaptureFixtu
         with capsys.disabled():
             print(f"\nobserve() of one row, sample rate {rate}: {per_call * 1e6:.1f} µs")  # noqa: T201
     assert plog.pending_rows() == 10_000
+
+
+def test_the_flusher_hands_memory_back_after_a_big_request(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    import maas.services.prediction_log as prediction_log
+
+    released: list[float] = []
+    monkeypatch.setattr(prediction_log, "release_free_heap", lambda: released.append(1) or True)
+    app = create_app(
+        monitoring_settings(tmp_path, monitoring_sample_rate=0.0, monitoring_flush_seconds=0.05)
+    )
+    try:
+        version = register(app, "machine-failure", failure_model())
+        observe_frame(app, version, machine_frame(50, 1))  # small: nothing to hand back
+        time.sleep(0.3)
+        assert released == []
+        observe_frame(app, version, machine_frame(10_000, 2))
+        deadline = time.monotonic() + 10
+        while not released and time.monotonic() < deadline:
+            time.sleep(0.02)
+        assert released
+    finally:
+        app.state.services.close()

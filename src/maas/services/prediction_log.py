@@ -35,6 +35,7 @@ import orjson
 from maas.domain.signature import ColumnType, Signature
 from maas.ml.prediction import Prediction
 from maas.schemas.models import VersionRead
+from maas.services.heap import release_free_heap
 from maas.services.traffic import TrafficCounter
 from maas.store.db import Database
 from maas.store.monitoring import model_ids, prune_monitoring, sample_rates, upsert_traffic
@@ -47,6 +48,10 @@ log = logging.getLogger(__name__)
 _RATES_EVERY = 10.0
 _CHUNK_ROWS = 5_000
 _PRUNE_EVERY = 60.0
+_BIG_REQUEST_ROWS = 10_000
+"""A request with this many rows, or a flush of ``_BIG_FLUSH_ROWS``, leaves enough freed
+memory behind to be worth handing back to the operating system (``release_free_heap``)."""
+_BIG_FLUSH_ROWS = 1_000
 
 
 def _now() -> datetime:
@@ -111,6 +116,7 @@ class PredictionLog:
         self._thread: threading.Thread | None = None
         self._last_rates = 0.0
         self._last_prune = 0.0
+        self._big_request = False
 
     # the prediction path ----------------------------------------------------------------
 
@@ -156,6 +162,8 @@ class PredictionLog:
         self.traffic.add(tenant_id, version.model, ts, latency_ms)
         n_out = len(prediction.predictions)
         n_in = int(x.shape[0])
+        if n_in >= _BIG_REQUEST_ROWS:
+            self._big_request = True
         aligned = prediction.keys is None and n_out == n_in
         sampled = self._sample(self.rate_for(tenant_id, version.model), n_in)
         n_sampled = 0 if sampled is None else int(sampled.size)
@@ -298,7 +306,10 @@ class PredictionLog:
     def _run(self, interval: float) -> None:
         while not self._stop.wait(interval):
             try:
-                self.flush()
+                written = self.flush()
+                if written >= _BIG_FLUSH_ROWS or self._big_request:
+                    self._big_request = False
+                    release_free_heap()
                 now = time.monotonic()
                 if now - self._last_rates >= _RATES_EVERY:
                     self._last_rates = now
