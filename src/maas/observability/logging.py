@@ -20,24 +20,38 @@ ACCESS_LOGGER = "maas.access"
 _STANDARD = set(logging.makeLogRecord({}).__dict__) | {"message", "asctime", "color_message"}
 
 
+def _json_line(
+    created: float,
+    level: str,
+    logger: str,
+    msg: str,
+    request_id: str | None,
+    fields: dict[str, Any],
+) -> str:
+    """One log line as JSON: the keys every line has, the request id when there is one, then
+    the line's own fields. ``JsonFormatter`` and the access lines of ``BatchingHandler.access``
+    both write through here, so the two ways in give the same line."""
+    doc: dict[str, Any] = {
+        "ts": datetime.fromtimestamp(created, UTC).isoformat(timespec="milliseconds"),
+        "level": level,
+        "logger": logger,
+        "msg": msg,
+    }
+    if request_id:
+        doc["request_id"] = request_id
+    return orjson.dumps(doc | fields, default=str).decode()
+
+
 class JsonFormatter(logging.Formatter):
     def format(self, record: logging.LogRecord) -> str:
-        doc: dict[str, Any] = {
-            "ts": datetime.fromtimestamp(record.created, UTC).isoformat(timespec="milliseconds"),
-            "level": record.levelname.lower(),
-            "logger": record.name,
-            "msg": record.getMessage(),
-        }
-        rid = request_id_var.get()
-        if rid:
-            doc["request_id"] = rid
-        fields = record.__dict__
-        for key in fields.keys() - _STANDARD:
-            if not key.startswith("_"):
-                doc[key] = fields[key]
+        values = record.__dict__
+        fields = {k: values[k] for k in values.keys() - _STANDARD if not k.startswith("_")}
         if record.exc_info:
-            doc["exc"] = self.formatException(record.exc_info)
-        return orjson.dumps(doc, default=str).decode()
+            fields["exc"] = self.formatException(record.exc_info)
+        return _json_line(
+            record.created, record.levelname.lower(), record.name, record.getMessage(),
+            request_id_var.get(), fields,
+        )  # fmt: skip
 
 
 class BatchingHandler(logging.Handler):
@@ -97,15 +111,8 @@ class BatchingHandler(logging.Handler):
         created, method, path, status, duration_ms, request_id = entry
         fields = {"method": method, "path": path, "status": status, "duration_ms": duration_ms}
         if isinstance(self.formatter, JsonFormatter):
-            doc: dict[str, Any] = {
-                "ts": datetime.fromtimestamp(created, UTC).isoformat(timespec="milliseconds"),
-                "level": "info",
-                "logger": ACCESS_LOGGER,
-                "msg": f"{method} {path} {status}",
-            }
-            if request_id:
-                doc["request_id"] = request_id
-            return orjson.dumps(doc | fields).decode()
+            msg = f"{method} {path} {status}"
+            return _json_line(created, "info", ACCESS_LOGGER, msg, request_id, fields)
         record = logging.makeLogRecord(
             {"name": ACCESS_LOGGER, "levelno": logging.INFO, "levelname": "INFO",
              "msg": "%s %s %s", "args": (method, path, status), "created": created,

@@ -360,8 +360,7 @@ def _outputs(prediction: Prediction, signature: Signature) -> list[str]:
     """Each prediction's output document as JSON text (floats to 6 decimals; orjson writes
     NaN and infinities as null)."""
     out: list[dict[str, Any]] = [
-        {"prediction": round(p, 6) if isinstance(p, float) else p}
-        for p in np.asarray(prediction.predictions).tolist()
+        {"prediction": _round(p)} for p in np.asarray(prediction.predictions).tolist()
     ]
     if prediction.probabilities is not None:
         probabilities = np.asarray(prediction.probabilities).tolist()

@@ -153,15 +153,17 @@ LOG_COLUMNS = ("id", "tenant_id", "model_id", "version", "at", "request_id", "la
                "inputs", "output")  # fmt: skip
 """The keys of a row for ``insert_log_rows`` (the feedback columns start out null)."""
 
-_PREPARED: dict[str, tuple[str, bool, Any]] = {}
+_PREPARED: dict[tuple[str, str], tuple[str, bool, Any]] = {}
 
 
 def _prepared(dialect: Dialect) -> tuple[str, bool, Any]:
     """The dialect's SQL for inserting ``LOG_COLUMNS``, whether it takes positional
     parameters, and the bind processor of ``at``. The JSON columns take JSON text the caller
     serialised already (once per row, with orjson); PostgreSQL is told the text is JSON,
-    SQLite stores JSON as text anyway."""
-    found = _PREPARED.get(dialect.name)
+    SQLite stores JSON as text anyway. Kept per database and driver (drivers of one database
+    differ in parameter style)."""
+    key = (dialect.name, dialect.driver)
+    found = _PREPARED.get(key)
     if found is None:
         table = PredictionLogRow.__table__
         values: dict[str, Any] = {}
@@ -176,7 +178,7 @@ def _prepared(dialect: Dialect) -> tuple[str, bool, Any]:
         if compiled.positional:
             assert tuple(compiled.positiontup or ()) == LOG_COLUMNS
         processor = table.c["at"].type.bind_processor(dialect)
-        found = _PREPARED[dialect.name] = (str(compiled), compiled.positional, processor)
+        found = _PREPARED[key] = (str(compiled), compiled.positional, processor)
     return found
 
 
