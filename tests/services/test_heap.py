@@ -5,7 +5,7 @@ from __future__ import annotations
 import platform
 import sys
 
-from maas.services.heap import release_free_heap
+from maas.services.heap import arrow_on_system_heap, release_free_heap
 
 
 def test_release_free_heap_trims_on_glibc_and_is_harmless_elsewhere() -> None:
@@ -16,3 +16,17 @@ def test_release_free_heap_trims_on_glibc_and_is_harmless_elsewhere() -> None:
         assert released is True
     else:
         assert released is False
+
+
+def test_arrow_on_system_heap_where_the_heap_is_trimmed() -> None:
+    import pyarrow as pa
+
+    before = pa.default_memory_pool()
+    try:
+        moved = arrow_on_system_heap()
+        assert moved is release_free_heap()  # both need glibc's malloc_trim
+        expected = "system" if moved else before.backend_name
+        assert pa.default_memory_pool().backend_name == expected
+        assert pa.array([1.0, 2.0]).sum().as_py() == 3.0  # Arrow still allocates
+    finally:
+        pa.set_memory_pool(before)

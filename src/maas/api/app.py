@@ -41,6 +41,7 @@ from maas.services.audit import AuditService
 from maas.services.datasets import DatasetService
 from maas.services.drift import RetrainTrigger
 from maas.services.examples import install_examples
+from maas.services.heap import arrow_on_system_heap
 from maas.services.keys import KeyService
 from maas.services.monitoring import MonitoringService
 from maas.services.registry import RegistryService
@@ -58,7 +59,7 @@ __all__ = [
     "bootstrap",
     "build_services",
     "create_app",
-    "settle_gc",
+    "tune_for_serving",
     "worker_app",
 ]
 
@@ -205,17 +206,21 @@ def worker_app() -> FastAPI:
     settings = load_settings()
     configure_logging(settings.log_level, json=settings.log_json)
     app = create_app(settings, first_start=False)
-    settle_gc()
+    tune_for_serving()
     return app
 
 
-def settle_gc() -> None:
-    """Tune Python's garbage collector for serving, once the server is built (``maas serve``
-    calls it; tests do not). Everything loaded so far (modules, the app, its services) is moved
-    out of the collector's sight (``gc.freeze``): a full collection over the ~200,000 objects
-    the libraries bring took ~90 ms, a pause some request would wait out. The youngest
-    generation is collected every 10,000 allocations instead of 700, so the many short-lived
-    objects of each request cost fewer collections."""
+def tune_for_serving() -> None:
+    """Tune the process for serving, once the server is built (``maas serve`` calls it; tests
+    do not).
+
+    Arrow allocates from the C library's heap, which the server trims after large requests
+    (``arrow_on_system_heap``). Python's garbage collector: everything loaded so far (modules,
+    the app, its services) is moved out of the collector's sight (``gc.freeze``): a full
+    collection over the ~200,000 objects the libraries bring took ~90 ms, a pause some request
+    would wait out. The youngest generation is collected every 10,000 allocations instead of
+    700, so the many short-lived objects of each request cost fewer collections."""
+    arrow_on_system_heap()
     gc.collect()
     gc.freeze()
     gc.set_threshold(10_000, 20, 100)

@@ -70,11 +70,11 @@ def serve(
             timeout_graceful_shutdown=10,
         )
         return
-    from maas.api.app import create_app, settle_gc
+    from maas.api.app import create_app, tune_for_serving
 
     app = create_app(settings)
     _greet(settings, app.state.startup.admin_key, app.state.startup.examples, started)
-    settle_gc()
+    tune_for_serving()
     config = uvicorn.Config(
         app,
         host=settings.host,

@@ -18,13 +18,14 @@ without coordination, sortable by time, and cheap to make for a batch.
 
 from __future__ import annotations
 
+import itertools
 import logging
 import random
 import threading
 import time
 import uuid
 from collections import deque
-from collections.abc import Callable
+from collections.abc import Callable, Iterator
 from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
 from typing import Any
@@ -246,11 +247,11 @@ class PredictionLog:
             try:
                 with self.db.session() as session:
                     ids = model_ids(session, keys)
-                rows = [r for e in entries for r in _rows(e, ids)]
-                for start in range(0, len(rows), _CHUNK_ROWS):
+                rows = itertools.chain.from_iterable(_rows(e, ids) for e in entries)
+                while chunk := list(itertools.islice(rows, _CHUNK_ROWS)):
                     with self.db.writer() as session, session.begin():
-                        insert_log_rows(session, rows[start : start + _CHUNK_ROWS])
-                    written = min(len(rows), start + _CHUNK_ROWS)
+                        insert_log_rows(session, chunk)
+                    written += len(chunk)
                 with self.db.writer() as session, session.begin():
                     upsert_traffic(
                         session,
@@ -356,26 +357,26 @@ def _decode_inputs(signature: Signature, x: np.ndarray) -> list[dict[str, Any]]:
     return [dict(zip(names, row, strict=True)) for row in zip(*columns, strict=True)]
 
 
-def _outputs(prediction: Prediction, signature: Signature) -> list[str]:
-    """Each prediction's output document as JSON text (floats to 6 decimals; orjson writes
-    NaN and infinities as null)."""
+def _outputs(prediction: Prediction, signature: Signature, start: int, stop: int) -> list[str]:
+    """The output documents of predictions ``start`` to ``stop`` as JSON text (floats to 6
+    decimals; orjson writes NaN and infinities as null)."""
     out: list[dict[str, Any]] = [
-        {"prediction": _round(p)} for p in np.asarray(prediction.predictions).tolist()
+        {"prediction": _round(p)} for p in np.asarray(prediction.predictions)[start:stop].tolist()
     ]
     if prediction.probabilities is not None:
-        probabilities = np.asarray(prediction.probabilities).tolist()
+        probabilities = np.asarray(prediction.probabilities)[start:stop].tolist()
         classes = signature.classes or [str(i) for i in range(len(probabilities[0]))]
         for row, probs in zip(out, probabilities, strict=False):
             row["probabilities"] = {c: round(p, 6) for c, p in zip(classes, probs, strict=False)}
     if prediction.quantiles is not None:
-        levels = {q: np.asarray(v).tolist() for q, v in prediction.quantiles.items()}
+        levels = {q: np.asarray(v)[start:stop].tolist() for q, v in prediction.quantiles.items()}
         for i, row in enumerate(out):
             row["quantiles"] = {q: _round(v[i]) for q, v in levels.items() if i < len(v)}
     if prediction.keys is not None:
-        for row, key in zip(out, prediction.keys, strict=False):
+        for row, key in zip(out, prediction.keys[start:stop], strict=False):
             row["key"] = key
     if prediction.anomalies is not None:
-        flags = np.asarray(prediction.anomalies, dtype=bool).tolist()
+        flags = np.asarray(prediction.anomalies, dtype=bool)[start:stop].tolist()
         for row, flag in zip(out, flags, strict=False):
             row["anomaly"] = flag
     return [orjson.dumps(row, option=orjson.OPT_NON_STR_KEYS).decode() for row in out]
@@ -385,11 +386,13 @@ def _round(value: Any) -> Any:
     return round(value, 6) if isinstance(value, float) else value
 
 
-def _rows(entry: _Entry, ids: dict[tuple[str, str], int]) -> list[tuple[Any, ...]]:
-    """The entry's rows for ``insert_log_rows`` (``LOG_COLUMNS`` order, JSON as text)."""
+def _rows(entry: _Entry, ids: dict[tuple[str, str], int]) -> Iterator[tuple[Any, ...]]:
+    """The entry's rows for ``insert_log_rows`` (``LOG_COLUMNS`` order, JSON as text), made
+    ``_CHUNK_ROWS`` outputs at a time: a 100,000-row request never has all its rows' Python
+    objects alive at once (they would stay in the process's heap as fragmentation)."""
     model_id = ids.get((entry.tenant_id, entry.version.model))
     if model_id is None:  # the model was deleted since
-        return []
+        return
     tenant_id, version, at = entry.tenant_id, entry.version.version, entry.at
     request_id, latency_ms, base = entry.request_id, round(entry.latency_ms, 3), entry.base
     sig = entry.version.signature
@@ -397,16 +400,17 @@ def _rows(entry: _Entry, ids: dict[tuple[str, str], int]) -> list[tuple[Any, ...
     if entry.sampled is not None and entry.x is not None:
         decoded = [orjson.dumps(row).decode() for row in _decode_inputs(sig, entry.x)]
         inputs = dict(zip(entry.sampled.tolist(), decoded, strict=True))
-    rows: list[tuple[Any, ...]] = []
     if entry.outputs or entry.aligned:
-        for i, output in enumerate(_outputs(entry.prediction, sig)):
-            row_inputs = inputs.get(i) if entry.aligned else None
-            if not entry.outputs and row_inputs is None:
-                continue
-            rows.append((f"{base}-{i}", tenant_id, model_id, version, at, request_id,
-                         latency_ms, row_inputs, output))  # fmt: skip
+        n = len(entry.prediction.predictions)
+        for start in range(0, n, _CHUNK_ROWS):
+            outputs = _outputs(entry.prediction, sig, start, min(n, start + _CHUNK_ROWS))
+            for i, output in enumerate(outputs, start):
+                row_inputs = inputs.get(i) if entry.aligned else None
+                if not entry.outputs and row_inputs is None:
+                    continue
+                yield (f"{base}-{i}", tenant_id, model_id, version, at, request_id,
+                       latency_ms, row_inputs, output)  # fmt: skip
     if not entry.aligned:
         for i, values in inputs.items():
-            rows.append((f"{base}-x{i}", tenant_id, model_id, version, at, request_id,
-                         latency_ms, values, None))  # fmt: skip
-    return rows
+            yield (f"{base}-x{i}", tenant_id, model_id, version, at, request_id,
+                   latency_ms, values, None)  # fmt: skip
