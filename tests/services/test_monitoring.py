@@ -178,6 +178,42 @@ def test_observe_never_blocks_when_the_buffer_is_full(tmp_path: Path) -> None:
         app.state.services.close()
 
 
+def test_observe_past_half_the_buffer_logs_the_sampled_rows_only(tmp_path: Path) -> None:
+    app = create_app(
+        monitoring_settings(tmp_path, monitoring_sample_rate=0.2, monitoring_buffer_rows=1_000)
+    )
+    try:
+        version = register(app, "machine-failure", failure_model())
+        log = monitoring(app).log
+        log._np_random = np.random.default_rng(0)
+        full = observe_frame(app, version, machine_frame(400, 1))
+        assert full is not None
+        assert None not in full  # under half full: every output
+        part = observe_frame(app, version, machine_frame(400, 2))
+        assert part is not None
+        assert len(part) == 400
+        sampled = [i for i in part if i is not None]
+        assert 40 < len(sampled) < 120  # 20 % of 400
+        assert log.dropped == 400 - len(sampled)
+        exposed = f"maas_prediction_log_dropped_rows_total {float(400 - len(sampled))}"
+        assert exposed in app.state.metrics.render().decode()
+        assert log.pending_rows() == 400 + len(sampled)
+        assert monitoring(app).flush() == 400 + len(sampled)
+        page = monitoring(app).predictions(system_principal(app), "machine-failure", limit=5_000)
+        degraded = [i for i in page.items if i.prediction_id in set(sampled)]
+        assert len(degraded) == len(sampled)
+        assert all(i.inputs is not None and i.output is not None for i in degraded)
+        index = int(sampled[0].rsplit("-", 1)[1])
+        row = machine_frame(400, 2).iloc[index]
+        first = next(i for i in degraded if i.prediction_id == sampled[0])
+        assert first.inputs is not None
+        assert first.inputs["type"] == row["type"]  # the row's own inputs and output
+        assert first.output is not None
+        assert first.output["prediction"] in ("0", "1")
+    finally:
+        app.state.services.close()
+
+
 def test_observe_per_unit_models_log_inputs_apart(mon_app: FastAPI) -> None:
     version = register(mon_app, "machine-failure", failure_model())
     x = np.zeros((5, len(version.signature.inputs)), dtype=np.float32)

@@ -152,6 +152,12 @@ def build_services(
         retrain=_retrain_on_drift(training),
         user_agent=f"maas/{package_version()} webhooks",
     )
+    metrics.count_from(
+        "maas_prediction_log_dropped_rows",
+        "Prediction-log rows not written: the buffer was past half full or full "
+        "(MAAS_MONITORING_BUFFER_ROWS), or a write failed.",
+        lambda: monitoring.log.dropped,
+    )
     monitoring.start(
         flush_seconds=settings.monitoring_flush_seconds,
         drift_seconds=settings.drift_check_seconds,

@@ -2,9 +2,12 @@
 
 from __future__ import annotations
 
+from collections.abc import Callable, Iterator
 from typing import Any
 
 from prometheus_client import CollectorRegistry, Counter, Gauge, Histogram, generate_latest
+from prometheus_client.core import CounterMetricFamily
+from prometheus_client.registry import Collector
 
 __all__ = ["Metrics"]
 
@@ -107,5 +110,18 @@ class Metrics:
         children[0].inc()
         children[1].observe(seconds)
 
+    def count_from(self, name: str, documentation: str, read: Callable[[], float]) -> None:
+        """Expose a count kept elsewhere (``read`` returns its current total) as the counter
+        ``<name>_total``, read when the metrics are rendered."""
+        self.registry.register(_ReadCounter(name, documentation, read))
+
     def render(self) -> bytes:
         return generate_latest(self.registry)
+
+
+class _ReadCounter(Collector):
+    def __init__(self, name: str, documentation: str, read: Callable[[], float]) -> None:
+        self.name, self.documentation, self.read = name, documentation, read
+
+    def collect(self) -> Iterator[CounterMetricFamily]:
+        yield CounterMetricFamily(self.name, self.documentation, value=self.read())
