@@ -92,7 +92,7 @@ class PredictionLog:
         *,
         sample_rate: float = 0.1,
         log_outputs: bool = True,
-        max_buffered_rows: int = 100_000,
+        max_buffered_rows: int = 20_000,
         retention_rows: int = 100_000,
         retention_days: float = 30.0,
         clock: Callable[[], datetime] = _now,
