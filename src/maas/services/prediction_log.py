@@ -28,7 +28,7 @@ import threading
 import time
 import uuid
 from collections import deque
-from collections.abc import Callable, Iterator
+from collections.abc import Callable, Iterable, Iterator, Sequence
 from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
 from typing import Any
@@ -410,19 +410,20 @@ def _rows(entry: _Entry, ids: dict[tuple[str, str], int]) -> Iterator[tuple[Any,
     if entry.sampled is not None and entry.x is not None:
         decoded = [orjson.dumps(row).decode() for row in _decode_inputs(sig, entry.x)]
         inputs = dict(zip(entry.sampled.tolist(), decoded, strict=True))
-    if entry.outputs:
+    # which outputs, in slices or positions, with their row numbers
+    picks: Iterable[tuple[slice | np.ndarray, Sequence[int]]] = ()
+    if entry.outputs:  # every output
         n = len(entry.prediction.predictions)
-        for start in range(0, n, _CHUNK_ROWS):
-            outputs = _outputs(entry.prediction, sig, slice(start, start + _CHUNK_ROWS))
-            for i, output in enumerate(outputs, start):
-                row_inputs = inputs.get(i) if entry.aligned else None
-                yield (f"{base}-{i}", tenant_id, model_id, version, at, request_id,
-                       latency_ms, row_inputs, output)  # fmt: skip
-    elif entry.aligned and entry.sampled is not None:  # the sampled rows, inputs and output
-        outputs = _outputs(entry.prediction, sig, entry.sampled)
-        for i, output in zip(entry.sampled.tolist(), outputs, strict=True):
+        chunks = range(0, n, _CHUNK_ROWS)
+        picks = ((slice(s, s + _CHUNK_ROWS), range(s, min(n, s + _CHUNK_ROWS))) for s in chunks)
+    elif entry.aligned and entry.sampled is not None:  # the sampled rows' outputs only
+        picks = ((entry.sampled, entry.sampled.tolist()),)
+    for index, positions in picks:
+        outputs = _outputs(entry.prediction, sig, index)
+        for i, output in zip(positions, outputs, strict=True):
+            row_inputs = inputs.get(i) if entry.aligned else None
             yield (f"{base}-{i}", tenant_id, model_id, version, at, request_id,
-                   latency_ms, inputs[i], output)  # fmt: skip
+                   latency_ms, row_inputs, output)  # fmt: skip
     if not entry.aligned:
         for i, values in inputs.items():
             yield (f"{base}-x{i}", tenant_id, model_id, version, at, request_id,
