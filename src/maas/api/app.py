@@ -41,7 +41,7 @@ from maas.services.audit import AuditService
 from maas.services.datasets import DatasetService
 from maas.services.drift import RetrainTrigger
 from maas.services.examples import install_examples
-from maas.services.heap import arrow_on_system_heap
+from maas.services.heap import arrow_on_system_heap, map_large_allocations
 from maas.services.keys import KeyService
 from maas.services.monitoring import MonitoringService
 from maas.services.registry import RegistryService
@@ -221,12 +221,16 @@ def tune_for_serving() -> None:
     do not).
 
     Arrow allocates from the C library's heap, which the server trims after large requests
-    (``arrow_on_system_heap``). Python's garbage collector: everything loaded so far (modules,
-    the app, its services) is moved out of the collector's sight (``gc.freeze``): a full
-    collection over the ~200,000 objects the libraries bring took ~90 ms, a pause some request
-    would wait out. The youngest generation is collected every 10,000 allocations instead of
-    700, so the many short-lived objects of each request cost fewer collections."""
+    (``arrow_on_system_heap``), and large blocks get mappings of their own, so that what a
+    large request freed goes back to the system (``map_large_allocations``).
+
+    Python's garbage collector: everything loaded so far (modules, the app, its services) is
+    moved out of the collector's sight (``gc.freeze``): a full collection over the ~200,000
+    objects the libraries bring took ~90 ms, a pause some request would wait out. The youngest
+    generation is collected every 10,000 allocations instead of 700, so the many short-lived
+    objects of each request cost fewer collections."""
     arrow_on_system_heap()
+    map_large_allocations()
     gc.collect()
     gc.freeze()
     gc.set_threshold(10_000, 20, 100)
