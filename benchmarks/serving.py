@@ -79,6 +79,7 @@ from serving_processes import (
     mlflow_save,
     mlflow_server,
     mlflow_version,
+    model_calls,
     models_loaded,
     rss_mib,
     serve_supports_workers,
@@ -236,10 +237,15 @@ class Bench:
         echo_items = self.single_items(echo_port, "/echo")
         fig["single"], fig["echo"] = {}, {}
         for c in (1, 8, 32):
+            before = model_calls(self.port)
             served, floor = self.best(self.spec(items, c), self.spec(echo_items, c, echo_port))
+            after = model_calls(self.port)
             s = fig["single"][f"c{c}"] = summary(served)
             r.add(f"maas c{c}", requests(s), *target(c == 1, "p99 <= 2 ms", s["p99_ms"] <= 2))
             self.check(f"maas c{c}", s)
+            if before is not None and after is not None and after[0] > before[0]:
+                batch = s["mean_batch"] = (after[1] - before[1]) / (after[0] - before[0])
+                r.add(f"maas c{c}: requests per model call", f"{batch:.2f}")
             e = fig["echo"][f"c{c}"] = summary(floor)
             r.add(f"echo c{c} (framework floor)", requests(e))
             self.check(f"echo c{c}", e)

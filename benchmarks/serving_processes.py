@@ -118,19 +118,34 @@ def wait_until(
     raise BenchmarkError(f"{served.name} did not answer {path} in {timeout:.0f} s")
 
 
+def metric(port: int, name: str) -> float | None:
+    """The sum of the samples of metric ``name`` on the server's ``/metrics``; ``None`` if it
+    has no such metric (with ``--workers N``, the metrics of the worker that answered)."""
+    _, text = call(port, "GET", "/metrics")
+    values = [float(line.split()[-1]) for line in text.decode().splitlines()
+              if line.startswith((f"{name} ", f"{name}{{"))]  # fmt: skip
+    return sum(values) if values else None
+
+
 def models_loaded(port: int, at_least: int, timeout: float = 30.0) -> float:
     """Wait (at most ``timeout``) until the server's ``maas_models_loaded`` gauge reaches
     ``at_least`` (models are loaded in the background after the start); return its value."""
     deadline, loaded = time.perf_counter() + timeout, 0.0
     while time.perf_counter() < deadline:
-        _, text = call(port, "GET", "/metrics")
-        values = [line.split()[-1] for line in text.decode().splitlines()
-                  if line.startswith("maas_models_loaded")]  # fmt: skip
-        loaded = sum(float(v) for v in values)
-        if not values or loaded >= at_least:
+        value = metric(port, "maas_models_loaded")
+        loaded = value or 0.0
+        if value is None or loaded >= at_least:
             break
         time.sleep(0.1)
     return loaded
+
+
+def model_calls(port: int) -> tuple[float, float] | None:
+    """The server's counts of online-prediction model calls and of the requests they
+    answered (``None`` for a server without them); their ratio is the mean micro-batch."""
+    calls = metric(port, "maas_prediction_batches_total")
+    answered = metric(port, "maas_prediction_batched_requests_total")
+    return None if calls is None or answered is None else (calls, answered)
 
 
 def process_tree(pid: int) -> list[int]:

@@ -28,6 +28,9 @@ def test_metrics_count_requests_predictions_and_loads(client: TestClient, app: F
     assert 'maas_model_load_duration_seconds_count{model="machine-failure",version="1"} 1.0' in text
     assert 'route="/v1/models/{ref}/predict"' in text
     assert "maas_models_loaded 1.0" in text
+    # three sequential requests: three model calls of one request each (no one to batch with)
+    assert "maas_prediction_batches_total 3.0" in text
+    assert "maas_prediction_batched_requests_total 3.0" in text
 
 
 def test_every_response_has_a_request_id(client: TestClient) -> None:

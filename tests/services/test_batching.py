@@ -72,6 +72,7 @@ def test_batcher_gives_each_request_its_own_slice() -> None:
     inputs = [rows(1), rows(2, 3), rows(4), rows(5, 6, 7)]
     results = asyncio.run(submit_all(batcher, model, inputs, BatchPolicy(64, LONG)))
     assert model.calls == [7]  # one call for all of them
+    assert (batcher.batches_run, batcher.requests_run) == (1, 4)
     for x, result in zip(inputs, results, strict=True):
         assert isinstance(result, Prediction)
         np.testing.assert_array_equal(result.predictions, 2 * x[:, 0])
@@ -90,6 +91,8 @@ def test_batches_never_exceed_max_size() -> None:
     assert sum(model.calls) == 11  # every row predicted once
     assert 4 in model.calls
     assert all(n <= 3 for n in model.calls if n != 4)
+    assert batcher.batches_run == len(model.calls)  # what /metrics shows
+    assert batcher.requests_run == 8
 
 
 def test_a_lone_request_does_not_wait() -> None:

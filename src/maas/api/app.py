@@ -152,6 +152,19 @@ def build_services(
         retrain=_retrain_on_drift(training),
         user_agent=f"maas/{package_version()} webhooks",
     )
+    batcher = serving.batcher
+    metrics.count_from(
+        "maas_prediction_batches",
+        "Model calls of online predictions: a micro-batch of concurrent requests, or one request "
+        "alone (MAAS_BATCH_MAX_SIZE, MAAS_BATCH_MAX_WAIT_US).",
+        lambda: batcher.batches_run,
+    )
+    metrics.count_from(
+        "maas_prediction_batched_requests",
+        "Online prediction requests answered by those model calls; divided by "
+        "maas_prediction_batches_total, the mean batch size.",
+        lambda: batcher.requests_run,
+    )
     metrics.count_from(
         "maas_prediction_log_dropped_rows",
         "Prediction-log rows not written: the buffer was past half full or full "

@@ -126,6 +126,9 @@ class MicroBatcher:
         self._approaching = 0
         self.batches_run = 0
         """How many batches (of one or more requests) ran; for tests and metrics."""
+        self.requests_run = 0
+        """How many requests those batches answered (``requests_run / batches_run`` is the mean
+        batch size: how much the batching gathers, for whoever tunes ``BatchPolicy``)."""
 
     async def submit(
         self,
@@ -178,6 +181,7 @@ class MicroBatcher:
         self, x: np.ndarray, predict: Predict, inline: Callable[[int], bool], timeout: float
     ) -> Prediction:
         self.batches_run += 1
+        self.requests_run += 1
         if inline(len(x)):
             return predict(x)
         done = asyncio.get_running_loop().run_in_executor(None, predict, x)
@@ -198,6 +202,7 @@ class MicroBatcher:
         if not waiters:
             return
         self.batches_run += 1
+        self.requests_run += len(waiters)
         if batch.inline(sum(len(w.x) for w in waiters)):
             _deliver(waiters, _run(batch.predict, waiters))
             return
