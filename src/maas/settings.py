@@ -157,6 +157,12 @@ class Settings(BaseSettings):
     model_cache_size: int = Field(default=32, gt=0)
     """How many loaded model versions stay in memory per process (least recently used leave)."""
 
+    large_allocation_bytes: int = Field(default=1024 * 1024, ge=0)
+    """Where glibc is the C library: blocks of this size or more get a memory mapping of their
+    own, handed back to the system when freed, so big requests do not leave the server's memory
+    at its high-water mark; 0 leaves glibc's own (rising) threshold, or the one set with
+    ``MALLOC_MMAP_THRESHOLD_``."""
+
     resolve_cache_seconds: float = Field(default=2.0, ge=0)
     """How long a process trusts its cached alias → version and key look-ups before it asks the
     database again. Changes made through this process take effect at once."""

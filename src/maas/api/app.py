@@ -225,17 +225,18 @@ def worker_app() -> FastAPI:
     settings = load_settings()
     configure_logging(settings.log_level, json=settings.log_json)
     app = create_app(settings, first_start=False)
-    tune_for_serving()
+    tune_for_serving(settings)
     return app
 
 
-def tune_for_serving() -> None:
+def tune_for_serving(settings: Settings) -> None:
     """Tune the process for serving, once the server is built (``maas serve`` calls it; tests
     do not).
 
     Arrow allocates from the C library's heap, which the server trims after large requests
     (``arrow_on_system_heap``), and large blocks get mappings of their own, so that what a
-    large request freed goes back to the system (``map_large_allocations``).
+    large request freed goes back to the system (``map_large_allocations``, from
+    ``settings.large_allocation_bytes`` on).
 
     Python's garbage collector: everything loaded so far (modules, the app, its services) is
     moved out of the collector's sight (``gc.freeze``): a full collection over the ~200,000
@@ -243,7 +244,7 @@ def tune_for_serving() -> None:
     generation is collected every 10,000 allocations instead of 700, so the many short-lived
     objects of each request cost fewer collections."""
     arrow_on_system_heap()
-    map_large_allocations()
+    map_large_allocations(settings.large_allocation_bytes)
     gc.collect()
     gc.freeze()
     gc.set_threshold(10_000, 20, 100)

@@ -74,7 +74,7 @@ def serve(
 
     app = create_app(settings)
     _greet(settings, app.state.startup.admin_key, app.state.startup.examples, started)
-    tune_for_serving()
+    tune_for_serving(settings)
     config = uvicorn.Config(
         app,
         host=settings.host,

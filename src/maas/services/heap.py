@@ -28,7 +28,6 @@ than that: its cost does not change; a 100,000-row one maps a few tens of blocks
 from __future__ import annotations
 
 import ctypes
-import os
 import sys
 from collections.abc import Callable
 
@@ -77,7 +76,7 @@ def arrow_on_system_heap() -> bool:
 def map_large_allocations(threshold: int = LARGE_ALLOCATION) -> bool:
     """Serve every block of ``threshold`` bytes or more from a mapping of its own, returned to
     the operating system when it is freed (see the module docstring); ``True`` if done (glibc
-    only; not when ``MALLOC_MMAP_THRESHOLD_`` is set: the operator's choice stands)."""
-    if _TRIM is None or "MALLOC_MMAP_THRESHOLD_" in os.environ:
+    only; ``threshold`` 0 does nothing: glibc's own threshold stays)."""
+    if _TRIM is None or threshold <= 0:
         return False
     return bool(ctypes.CDLL(None).mallopt(_M_MMAP_THRESHOLD, threshold))
