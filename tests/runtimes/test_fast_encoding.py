@@ -84,6 +84,9 @@ def test_fast_encoder_raises_what_the_reference_raises(rows: list[Any]) -> None:
     "columns",
     [
         {"type": ["L", "Q"], "temperature": [1.0, 2.0], "wear": [1, 2]},
+        {"type": ["L", 1], "temperature": [1.0, 2.0], "wear": [1, 2]},
+        {"type": ["L", None], "temperature": [1.0, 2.0], "wear": [1, 2]},
+        {"type": ["L", ["M"]], "temperature": [1.0, 2.0], "wear": [1, 2]},
         {"type": ["L", "M"], "temperature": [1.0, "2"], "wear": [1, 2]},
         {"type": ["L", "M"], "temperature": [1.0, True], "wear": [1, 2]},
         {"type": ["L", "M"], "temperature": [1.0, 2.0], "wear": [1, 2.5]},

@@ -97,23 +97,19 @@ class MatrixEncoder:
                 out = np.empty((len(col), len(self.names)), dtype=np.float32)
             elif len(col) != len(out):
                 return None
+            index = categories.get(j)
+            if index is not None:  # its categories' codes, looked up in C (no sort, no array)
+                try:
+                    out[:, j] = np.fromiter(map(index.__getitem__, col), np.float32, len(col))
+                except (KeyError, TypeError):  # not one of them (or not hashable): the slow
+                    return None  # path says which value, where
+                continue
             try:
                 arr = np.asarray(col)
             except ValueError:
                 return None
             if arr.ndim != 1:
                 return None
-            index = categories.get(j)
-            if index is not None:
-                if arr.dtype.kind != "U":
-                    return None
-                uniques, inverse = np.unique(arr, return_inverse=True)
-                try:
-                    codes = np.array([index[u] for u in uniques.tolist()], dtype=np.float32)
-                except KeyError:
-                    return None
-                out[:, j] = codes[inverse]
-                continue
             if arr.dtype.kind not in "fiu" or bool in map(type, col):
                 return None
             if j in self._ints and arr.dtype.kind == "f" and not (arr == np.round(arr)).all():
