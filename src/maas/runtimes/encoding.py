@@ -32,7 +32,7 @@ class MatrixEncoder:
 
     When every input is a number, an integer or a category and takes no nulls, rows are read
     with one list comprehension (categories through a dict) and columns with one
-    ``np.asarray`` each (categories through ``np.unique``, no per-row Python loop), then turned
+    ``np.asarray`` each (categories through their dict in ``np.fromiter``), then turned
     into a contiguous float32 matrix at once. Anything else, and every error, goes through
     ``rows_to_matrix`` / ``columns_to_matrix``, so errors name the column, the expected type
     and what came, exactly as there.
