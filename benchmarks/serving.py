@@ -56,6 +56,7 @@ import time
 from pathlib import Path
 from typing import Any
 
+from child_process import BenchmarkError, Served, free_port
 from serving_load import Item, LoadGenerator, http_post, item
 from serving_model import (
     MODEL,
@@ -68,12 +69,9 @@ from serving_model import (
     train_model,
 )
 from serving_processes import (
-    BenchmarkError,
-    Served,
     call,
     cpu_seconds,
     echo_server,
-    free_port,
     maas_server,
     mlflow_post,
     mlflow_save,

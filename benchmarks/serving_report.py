@@ -10,7 +10,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
-from serving_processes import BenchmarkError
+from child_process import BenchmarkError
 
 # --- the report ---------------------------------------------------------------------------------
 

@@ -10,9 +10,6 @@ import json
 import os
 import secrets
 import shutil
-import signal
-import socket
-import subprocess
 import sys
 import tempfile
 import time
@@ -22,6 +19,7 @@ from typing import Any
 
 import httpx
 import pandas as pd
+from child_process import BenchmarkError, Served, free_port
 
 from maas import Client
 from maas.schemas.jobs import JobRead, JobStatus
@@ -33,10 +31,6 @@ POLL_SECONDS = 0.2
 # --- the server ---------------------------------------------------------------------------
 
 
-class BenchmarkError(RuntimeError):
-    """A benchmark could not run to its end (a job failed, the server did not start...)."""
-
-
 class Server:
     """``maas serve`` in a subprocess on a free loopback port, with its own data folder."""
 
@@ -46,9 +40,21 @@ class Server:
         self.data_dir = Path(tempfile.mkdtemp(prefix="maas-bench-"))
         self.log_path = self.data_dir / "server.log"
         self.api_key = "maas_" + secrets.token_urlsafe(32)
-        self.port = _free_port()
+        self.port = free_port()
         self.url = f"http://127.0.0.1:{self.port}"
-        self._process: subprocess.Popen[bytes] | None = None
+        # Nothing of the caller's MAAS_* configuration (database, S3, config file) may leak in.
+        env = {k: v for k, v in os.environ.items() if not k.startswith("MAAS_")}
+        env |= {
+            "MAAS_DATA_DIR": str(self.data_dir / "data"),
+            "MAAS_HOST": "127.0.0.1",
+            "MAAS_PORT": str(self.port),
+            "MAAS_ADMIN_KEY": self.api_key,
+            "MAAS_EXAMPLES": "false",
+            "MAAS_JOB_WORKERS": str(self.job_workers),
+        }
+        # In a session of its own: Ctrl-C reaches this script, which then stops the server.
+        self._served = Served("maas serve", [sys.executable, "-m", "maas", "serve"], env,
+                              self.log_path)  # fmt: skip
 
     def __enter__(self) -> Server:
         try:
@@ -67,31 +73,10 @@ class Server:
         Raises:
             BenchmarkError: the server exited, or was not ready in time.
         """
-        # Nothing of the caller's MAAS_* configuration (database, S3, config file) may leak in.
-        env = {k: v for k, v in os.environ.items() if not k.startswith("MAAS_")}
-        env |= {
-            "MAAS_DATA_DIR": str(self.data_dir / "data"),
-            "MAAS_HOST": "127.0.0.1",
-            "MAAS_PORT": str(self.port),
-            "MAAS_ADMIN_KEY": self.api_key,
-            "MAAS_EXAMPLES": "false",
-            "MAAS_JOB_WORKERS": str(self.job_workers),
-        }
-        with self.log_path.open("wb") as log:
-            # A session of its own: Ctrl-C reaches this script, which then stops the server.
-            self._process = subprocess.Popen(
-                [sys.executable, "-m", "maas", "serve"],
-                env=env,
-                stdout=log,
-                stderr=subprocess.STDOUT,
-                start_new_session=True,
-            )
+        self._served.start()
         deadline = time.monotonic() + ready_seconds
         while time.monotonic() < deadline:
-            if self._process.poll() is not None:
-                raise BenchmarkError(
-                    f"maas serve exited with code {self._process.returncode}:\n{self.log_tail()}"
-                )
+            self._served.check_alive()
             try:
                 if httpx.get(f"{self.url}/health/ready", timeout=2.0).status_code == 200:
                     return
@@ -103,32 +88,16 @@ class Server:
         )
 
     def stop(self) -> None:
-        """Stop the server (gracefully, then by force) and remove its data folder."""
-        process, self._process = self._process, None
-        if process is not None and process.poll() is None:
-            process.send_signal(signal.SIGTERM)
-            try:
-                process.wait(timeout=30)
-            except subprocess.TimeoutExpired:
-                process.kill()
-                process.wait(timeout=10)
+        """Stop the server (gracefully, then by force, with whatever it started) and remove its
+        data folder."""
+        self._served.stop()
         if self.keep_data:
             print(f"server data and log kept in {self.data_dir}", file=sys.stderr)
         else:
             shutil.rmtree(self.data_dir, ignore_errors=True)
 
     def log_tail(self, lines: int = 40) -> str:
-        try:
-            text = self.log_path.read_text(encoding="utf-8", errors="replace")
-        except OSError:
-            return "(no server log)"
-        return "\n".join(text.splitlines()[-lines:])
-
-
-def _free_port() -> int:
-    with socket.socket(socket.AF_INET, socket.SOCK_STREAM) as sock:
-        sock.bind(("127.0.0.1", 0))
-        return int(sock.getsockname()[1])
+        return self._served.log_tail(lines)
 
 
 # --- the API calls ------------------------------------------------------------------------
