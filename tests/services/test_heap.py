@@ -49,7 +49,7 @@ class Mallinfo2(ctypes.Structure):
 
 mallinfo2 = ctypes.CDLL(None).mallinfo2
 mallinfo2.restype = Mallinfo2
-done = map_large_allocations() if sys.argv[1] == "1" else False
+done = map_large_allocations(1 << 20) if sys.argv[1] == "1" else False
 large = bytearray(16 << 20)  # mapped; freeing it raises glibc's own threshold above 4 MiB
 del large
 mapped = mallinfo2().hblks

@@ -21,8 +21,9 @@ of 128 KiB or more from a mapping of its own, returned whole when freed, but rai
 threshold (to up to 32 MiB) each time such a block is freed, so after the first large request
 the arrays of the next ones land in the heap among small, longer-lived objects, and pin it:
 the benchmark's 100,000-row batches left the server at ~300 MiB instead of ~245 MiB.
-``map_large_allocations`` fixes the threshold at 1 MiB (a 1,000-row request allocates less
-than that: its cost does not change; a 100,000-row one maps a few tens of blocks).
+``map_large_allocations`` fixes the threshold (``MAAS_LARGE_ALLOCATION_BYTES``, 1 MiB by
+default: a 1,000-row request allocates less than that, its cost does not change; a 100,000-row
+one maps a few tens of blocks).
 """
 
 from __future__ import annotations
@@ -48,8 +49,6 @@ def _malloc_trim() -> Callable[[int], int] | None:
 
 _TRIM = _malloc_trim()
 _M_MMAP_THRESHOLD = -3  # mallopt's parameter number, <malloc.h>
-LARGE_ALLOCATION = 1024 * 1024
-"""Blocks from this size on get a mapping of their own (``map_large_allocations``)."""
 
 
 def release_free_heap() -> bool:
@@ -73,7 +72,7 @@ def arrow_on_system_heap() -> bool:
     return True
 
 
-def map_large_allocations(threshold: int = LARGE_ALLOCATION) -> bool:
+def map_large_allocations(threshold: int) -> bool:
     """Serve every block of ``threshold`` bytes or more from a mapping of its own, returned to
     the operating system when it is freed (see the module docstring); ``True`` if done (glibc
     only; ``threshold`` 0 does nothing: glibc's own threshold stays)."""
