@@ -73,6 +73,7 @@ from serving_processes import (
     cpu_seconds,
     echo_server,
     maas_server,
+    metric,
     mlflow_post,
     mlflow_save,
     mlflow_server,
@@ -388,10 +389,15 @@ class Bench:
     def sample_memory(self, phase: str) -> None:
         """The server's RSS as a phase ends (the high-water mark of its work), and once it has
         idled for ``SETTLE_S`` seconds (what it keeps: its background flush returns freed
-        memory to the system within that time)."""
+        memory to the system within that time). With it, the prediction-log rows the server
+        has not written so far (its log sheds rows past a bound rather than slow predictions
+        down): by then the log of the phase has been flushed."""
         self.fig.setdefault("rss_after_mib", {})[phase] = rss_mib(self.maas.pid)
         time.sleep(SETTLE_S)
         self.fig.setdefault("rss_settled_mib", {})[phase] = rss_mib(self.maas.pid)
+        dropped = metric(self.port, "maas_prediction_log_dropped_rows_total")
+        if dropped is not None:
+            self.fig.setdefault("log_rows_dropped", {})[phase] = dropped
 
     def memory_after(self) -> None:
         self.report.section("memory", f"after each phase above: at its end, {SETTLE_S:.0f} s later")
@@ -403,6 +409,10 @@ class Bench:
                 kept = settled[phase]
                 self.report.add(f"RSS {SETTLE_S:.0f} s after {name}", f"{kept:.0f} MiB",
                                 "<= 250 MiB", kept <= 250)  # fmt: skip
+        for phase, dropped in self.fig.get("log_rows_dropped", {}).items():
+            name = phase.replace("_", " ")
+            self.report.add(f"prediction-log rows not written, by the end of {name}",
+                            f"{dropped:,.0f}")  # fmt: skip
 
     def mlflow(self) -> None:
         r, fig, python = self.report, self.fig, self.args.mlflow_python

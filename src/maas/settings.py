@@ -111,9 +111,11 @@ class Settings(BaseSettings):
 
     monitoring_buffer_rows: int = Field(default=20_000, ge=1)
     """Most prediction-log rows a process holds in memory between writes, which bounds what the
-    log costs the server (about 10,000 rows a second with the 2-second flush: a tenth of a core).
-    Past half of it, requests log their sampled rows only; requests beyond it are not logged.
-    Both are counted, neither slows a prediction down."""
+    log costs the server. The log is written every `monitoring_flush_seconds` and, at most once
+    a second, as soon as a quarter of the buffer is used, so it keeps up with about half this
+    many rows a second (10,000 by default: a tenth of a core). Past half of it, requests log
+    their sampled rows only; requests beyond it are not logged. Both are counted, neither slows
+    a prediction down."""
 
     monitoring_flush_seconds: float = Field(default=2.0, gt=0)
     """How often the prediction log and the live traffic counts are written to the database."""

@@ -169,6 +169,7 @@ def test_observe_never_blocks_when_the_buffer_is_full(tmp_path: Path) -> None:
     app = create_app(monitoring_settings(tmp_path, monitoring_buffer_rows=150))
     try:
         version = register(app, "machine-failure", failure_model())
+        monitoring(app).log.close()  # no background flusher: the test flushes
         assert observe_frame(app, version, machine_frame(100, 1)) is not None
         assert observe_frame(app, version, machine_frame(100, 2)) is None  # does not fit
         assert monitoring(app).log.dropped == 100
@@ -185,6 +186,7 @@ def test_observe_past_half_the_buffer_logs_the_sampled_rows_only(tmp_path: Path)
     try:
         version = register(app, "machine-failure", failure_model())
         log = monitoring(app).log
+        log.close()  # no background flusher: the test flushes
         log._np_random = np.random.default_rng(0)
         full = observe_frame(app, version, machine_frame(400, 1))
         assert full is not None
@@ -790,5 +792,35 @@ def test_the_flusher_hands_memory_back_after_a_big_request(
         while not released and time.monotonic() < deadline:
             time.sleep(0.02)
         assert released
+    finally:
+        app.state.services.close()
+
+
+def test_the_flusher_writes_as_soon_as_a_quarter_of_the_buffer_is_used(tmp_path: Path) -> None:
+    """A steady stream must not pile up between two ticks of the timer until requests lose
+    their log rows: at a quarter of the bound the flusher writes at once."""
+    app = create_app(
+        monitoring_settings(tmp_path, monitoring_buffer_rows=400, monitoring_flush_seconds=3600.0)
+    )
+    try:
+        version = register(app, "machine-failure", failure_model())
+        log = monitoring(app).log
+        observe_frame(app, version, machine_frame(50, 1))  # an eighth: waits for the timer
+        time.sleep(0.3)
+        assert log.pending_rows() == 50
+        observe_frame(app, version, machine_frame(60, 2))  # past a quarter
+        deadline = time.monotonic() + 10
+        while log.pending_rows() and time.monotonic() < deadline:
+            time.sleep(0.02)
+        assert log.pending_rows() == 0
+        for seed in range(3, 7):  # 4 × 60 rows, each written before the buffer fills
+            observe_frame(app, version, machine_frame(60, seed))
+            deadline = time.monotonic() + 10
+            while log.pending_rows() >= 100 and time.monotonic() < deadline:
+                time.sleep(0.02)
+        assert log.dropped == 0
+        log.flush()
+        page = monitoring(app).predictions(system_principal(app), "machine-failure", limit=5_000)
+        assert len(page.items) == 50 + 60 + 240
     finally:
         app.state.services.close()
