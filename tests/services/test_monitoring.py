@@ -239,7 +239,7 @@ def test_log_rows_read_back_as_written_on_each_database(
     tmp_path: Path, database_url: str | None
 ) -> None:
     """The log is written below the ORM (prepared JSON text, driver-level statements of many
-    rows: 245 rows are two full statements of 100 and one of 45 on SQLite): what is read back
+    rows: 245 rows are statements of 100, 100, 32, 8, 4 and 1 on SQLite): what is read back
     must be what was observed, on SQLite and on PostgreSQL."""
     app = create_app(monitoring_settings(tmp_path, database_url=database_url))
     try:

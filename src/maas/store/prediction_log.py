@@ -6,6 +6,7 @@ import itertools
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
 from datetime import datetime
+from functools import cache
 from typing import Any
 
 from sqlalchemy import JSON, Text, and_, bindparam, cast, delete, func, insert, or_, select, update
@@ -194,11 +195,12 @@ def insert_log_rows(session: Session, rows: Sequence[tuple[Any, ...]]) -> None:
     it (the rows of one request).
 
     Drivers with positional parameters (SQLite) get multi-row ``INSERT`` statements of
-    ``_ROWS_PER_STATEMENT`` rows. ``executemany`` steps SQLite once per row, letting go of the
-    interpreter lock and taking it back each time, and each time back it may wait for the
-    thread serving requests to yield it (up to the 5 ms switch interval when that thread is
-    busy). ``benchmarks/prediction_log_writes.py``: 9,000 rows take 0.05–0.09 s either way on
-    an idle interpreter, but beside a thread running Python without a pause 0.6 s with these
+    ``_ROWS_PER_STATEMENT`` rows (the rest in powers of two, see ``_multi_row``).
+    ``executemany`` steps SQLite once per row, letting go of the interpreter lock and taking it
+    back each time, and each time back it may wait for the thread serving requests to yield it
+    (up to the 5 ms switch interval when that thread is busy). In
+    ``benchmarks/prediction_log_writes.py``, 9,000 rows take 0.04–0.09 s either way on an idle
+    interpreter, but beside a thread running Python without a pause 0.6 s with these
     statements and 4–42 s with ``executemany``. Other drivers get one ``executemany`` per
     5,000 rows (psycopg pipelines it)."""
     connection = session.connection()
@@ -216,13 +218,25 @@ def insert_log_rows(session: Session, rows: Sequence[tuple[Any, ...]]) -> None:
         for start in range(0, len(params), 5000):
             connection.exec_driver_sql(sql, params[start : start + 5000])
         return
+    start = 0
+    while start < len(params):
+        left = len(params) - start
+        size = _ROWS_PER_STATEMENT if left >= _ROWS_PER_STATEMENT else 1 << (left.bit_length() - 1)
+        chunk = params[start : start + size]
+        connection.exec_driver_sql(
+            _multi_row(sql, size), tuple(itertools.chain.from_iterable(chunk))
+        )
+        start += size
+
+
+@cache
+def _multi_row(sql: str, rows: int) -> str:
+    """``sql`` (a one-row ``INSERT ... VALUES (...)``) for ``rows`` rows. Rows go in statements
+    of ``_ROWS_PER_STATEMENT`` rows and, for the rest, of powers of two: eight shapes in all,
+    so that the driver's cache of prepared statements (128 a connection in ``sqlite3``) does
+    not fill up with one shape per remainder, each holding SQLite's compiled program."""
     head, _, group = sql.partition(" VALUES ")
-    statement = f"{head} VALUES {', '.join([group] * _ROWS_PER_STATEMENT)}"
-    for start in range(0, len(params), _ROWS_PER_STATEMENT):
-        chunk = params[start : start + _ROWS_PER_STATEMENT]
-        if len(chunk) < _ROWS_PER_STATEMENT:  # the last one
-            statement = f"{head} VALUES {', '.join([group] * len(chunk))}"
-        connection.exec_driver_sql(statement, tuple(itertools.chain.from_iterable(chunk)))
+    return f"{head} VALUES {', '.join([group] * rows)}"
 
 
 def prune_log(session: Session, *, max_rows: int, older_than: datetime) -> int:
