@@ -397,8 +397,10 @@ class Bench:
         self.fig.setdefault("rss_after_mib", {})[phase] = rss_mib(self.maas.pid)
         time.sleep(SETTLE_S)
         self.fig.setdefault("rss_settled_mib", {})[phase] = rss_mib(self.maas.pid)
+        if self.workers > 1:  # /metrics would give one worker's count only
+            return
         dropped = metric(self.port, "maas_prediction_log_dropped_rows_total")
-        if dropped is not None and self.workers == 1:  # else one worker's count only
+        if dropped is not None:
             self.fig.setdefault("log_rows_dropped", {})[phase] = dropped
 
     def memory_after(self) -> None:
